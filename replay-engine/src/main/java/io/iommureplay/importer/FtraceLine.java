@@ -1,0 +1,152 @@
+package io.iommureplay.importer;
+
+/**
+ * One ftrace text line split into its header and body, reused from line to line.
+ *
+ * <p>Layout (tracefs "trace" file and {@code trace-cmd report}): {@code COMM-PID [CPU] FLAGS
+ * TIMESTAMP: EVENT: BODY}. COMM may contain '-', '/', ':' and spaces; FLAGS (irqs-off,
+ * need-resched, hardirq/softirq, preempt depth, migrate-disable) is absent from plain {@code
+ * trace-cmd report} output. Lines that start with '#' are headers.
+ */
+public final class FtraceLine {
+  /** Interrupt nesting the line was recorded in, from the third FLAGS character. */
+  public static final int TASK = 0;
+  public static final int SOFTIRQ = 1;
+  public static final int HARDIRQ = 2;
+  public static final int NMI = 3;
+
+  String text;
+  int cpu;
+  int irqLevel;
+  long tsNs;
+  String event;
+  int bodyStart;
+
+  public String text() {
+    return text;
+  }
+
+  public int cpu() {
+    return cpu;
+  }
+
+  /** {@link #TASK}, {@link #SOFTIRQ}, {@link #HARDIRQ} or {@link #NMI}. */
+  public int irqLevel() {
+    return irqLevel;
+  }
+
+  public long tsNs() {
+    return tsNs;
+  }
+
+  public String event() {
+    return event;
+  }
+
+  public String body() {
+    return text.substring(bodyStart);
+  }
+
+  /**
+   * Parses {@code line} into this object.
+   *
+   * @return false for blank and '#' header lines
+   * @throws MalformedLineException when the line is neither a header nor an event line
+   */
+  public boolean parse(String line) throws MalformedLineException {
+    text = line;
+    int n = line.length();
+    int i = 0;
+    while (i < n && line.charAt(i) == ' ') i++;
+    if (i == n || line.charAt(i) == '#') return false;
+    int open = cpuBracket(line, i);
+    if (open < 0) throw new MalformedLineException("no [CPU] field after COMM-PID");
+    int p = open + 1;
+    int c = 0;
+    while (line.charAt(p) != ']') c = c * 10 + (line.charAt(p++) - '0');
+    cpu = c;
+    p = skipSpaces(line, p + 1);
+    // FLAGS is optional: a timestamp starts with a digit and ends with ':'.
+    int tokenEnd = line.indexOf(' ', p);
+    if (tokenEnd < 0) throw new MalformedLineException("line ends after the CPU field");
+    irqLevel = TASK;
+    if (line.charAt(tokenEnd - 1) != ':') {
+      irqLevel = irqLevelOf(line, p, tokenEnd);
+      p = skipSpaces(line, tokenEnd);
+      tokenEnd = line.indexOf(' ', p);
+      if (tokenEnd < 0 || line.charAt(tokenEnd - 1) != ':') {
+        throw new MalformedLineException("no TIMESTAMP: field");
+      }
+    }
+    tsNs = parseTimestamp(line, p, tokenEnd - 1);
+    p = tokenEnd + 1;
+    int colon = line.indexOf(':', p);
+    if (colon < 0 || colon == p) throw new MalformedLineException("no EVENT: field");
+    event = line.substring(p, colon);
+    bodyStart = Math.min(colon + 2, n);
+    return true;
+  }
+
+  /**
+   * Finds the '[' of "-PID [CPU]". COMM may itself contain brackets, so the bracket must follow
+   * "-digits" and whitespace and enclose only digits.
+   */
+  private static int cpuBracket(String line, int from) {
+    for (int open = line.indexOf('[', from); open > 0; open = line.indexOf('[', open + 1)) {
+      int close = open + 1;
+      while (close < line.length() && Character.isDigit(line.charAt(close))) close++;
+      if (close == open + 1 || close >= line.length() || line.charAt(close) != ']') continue;
+      int q = open - 1;
+      while (q > from && line.charAt(q) == ' ') q--;
+      int digitsEnd = q;
+      while (q > from && Character.isDigit(line.charAt(q))) q--;
+      if (q < digitsEnd && line.charAt(q) == '-') return open;
+    }
+    return -1;
+  }
+
+  private static int irqLevelOf(String line, int flagsStart, int flagsEnd) {
+    if (flagsEnd - flagsStart < 3) return TASK;
+    switch (line.charAt(flagsStart + 2)) {
+      case 'Z':
+      case 'z':
+        return NMI;
+      case 'h':
+      case 'H':
+        return HARDIRQ;
+      case 's':
+        return SOFTIRQ;
+      default:
+        return TASK;
+    }
+  }
+
+  private static int skipSpaces(String line, int p) {
+    while (p < line.length() && line.charAt(p) == ' ') p++;
+    return p;
+  }
+
+  /** "SECONDS.FRACTION" with any number of fraction digits (µs for the global clock, ns for others). */
+  static long parseTimestamp(String s, int from, int to) throws MalformedLineException {
+    long seconds = 0;
+    int p = from;
+    while (p < to && s.charAt(p) != '.') {
+      char ch = s.charAt(p++);
+      if (ch < '0' || ch > '9') throw new MalformedLineException("bad TIMESTAMP " + s.substring(from, to));
+      seconds = seconds * 10 + (ch - '0');
+    }
+    long fraction = 0;
+    int digits = 0;
+    for (p++; p < to; p++) {
+      char ch = s.charAt(p);
+      if (ch < '0' || ch > '9') throw new MalformedLineException("bad TIMESTAMP " + s.substring(from, to));
+      if (digits < 9) {
+        fraction = fraction * 10 + (ch - '0');
+        digits++;
+      }
+    }
+    if (to == from || seconds > 9_000_000_000L) throw new MalformedLineException("bad TIMESTAMP " + s.substring(from, to));
+    while (digits++ < 9) fraction *= 10;
+    return seconds * 1_000_000_000L + fraction;
+  }
+}
