@@ -1,5 +1,8 @@
 package io.iommureplay.cli;
 
+import java.io.UncheckedIOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.NoSuchFileException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -27,6 +30,9 @@ public final class IommuReplay {
   }
 
   private static String messageOf(Throwable e) {
+    if (e instanceof NoSuchFileException f) return "no such file: " + f.getFile();
+    if (e instanceof AccessDeniedException f) return "permission denied: " + f.getFile();
+    if (e instanceof UncheckedIOException u) return messageOf(u.getCause());
     String message = e.getMessage();
     return message == null ? e.toString() : message;
   }

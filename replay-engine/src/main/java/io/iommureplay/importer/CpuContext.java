@@ -17,6 +17,8 @@ final class CpuContext {
   DmaCall call = DmaCall.NONE;
   String callDevice;
   long callDmaAddr;
+  /** IOMMU prot bits of the map call (__iommu_dma_map's prot); 0 when not known. */
+  int callProt;
 
   /** The last IOVA allocation on this context, which a following map must fall inside. */
   boolean allocRequested;

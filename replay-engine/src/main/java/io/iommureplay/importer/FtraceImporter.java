@@ -154,13 +154,15 @@ public final class FtraceImporter {
     long size = fields.number("size=");
     CpuContext ctx = context();
     ctx.endFlushChain();
-    Mapping payload = new Mapping(iova, size, paddr, 0, null);
     long domain = -1;
     String device = null;
+    int prot = 0;
     if (ctx.call == DmaCall.MAP || ctx.call == DmaCall.MAP_SG) {
       device = ctx.callDevice;
       domain = kernel.domainOfDevice(device);
+      prot = ctx.callProt;
     }
+    Mapping payload = new Mapping(iova, size, paddr, prot, null);
     // The IOVA allocated just before on this context is the surest sign of the domain.
     if (ctx.allocationCovers(iova / kernel.granule(ctx.allocatedDomain))) domain = ctx.allocatedDomain;
     if (domain >= 0) {
@@ -626,10 +628,11 @@ public final class FtraceImporter {
 
   private void onDmaMapCall(CpuContext ctx, String event) throws MalformedLineException {
     String device = fields.string("dev=");
+    Integer prot = fields.has("prot=") ? (int) fields.number("prot=") : null;
     startCall(ctx, DmaCall.MAP, device, 0);
+    ctx.callProt = prot == null ? 0 : prot;
     emit(EventType.DMA_MAP, event, kernel.domainOfDevice(device), device, Attribution.TRACE,
-        new DmaApiCall(null, fields.number("size="), fields.hex("phys="), null, null,
-            fields.has("prot=") ? (int) fields.number("prot=") : null,
+        new DmaApiCall(null, fields.number("size="), fields.hex("phys="), null, null, prot,
             fields.has("dma_mask=") ? fields.hex("dma_mask=") : null, null, null));
   }
 
@@ -644,9 +647,11 @@ public final class FtraceImporter {
 
   private void onDmaMapSgCall(CpuContext ctx, String event) throws MalformedLineException {
     String device = fields.string("dev=");
+    String dir = fields.has("dir=") ? fields.string("dir=") : null;
     startCall(ctx, DmaCall.MAP_SG, device, 0);
+    ctx.callProt = protOfDirection(dir);
     emit(EventType.DMA_MAP_SG, event, kernel.domainOfDevice(device), device, Attribution.TRACE,
-        new DmaApiCall(null, null, null, fields.has("dir=") ? fields.string("dir=") : null, null, null, null,
+        new DmaApiCall(null, null, null, dir, null, null, null,
             fields.has("nents=") ? (int) fields.number("nents=") : null, null));
   }
 
@@ -670,6 +675,21 @@ public final class FtraceImporter {
             fields.has("nents=") ? (int) fields.number("nents=") : null, null));
   }
 
+  /**
+   * IOMMU_READ/IOMMU_WRITE for a DMA direction as the kprobe prints it (enum dma_data_direction:
+   * 0 bidirectional, 1 to device, 2 from device), as dma_info_to_prot() in dma-iommu.c derives them.
+   * The IOMMU_CACHE bit depends on the device's coherency, which the line does not say.
+   */
+  private static int protOfDirection(String dir) {
+    if (dir == null) return 0;
+    return switch (dir) {
+      case "0" -> 3;
+      case "1" -> 1;
+      case "2" -> 2;
+      default -> 0;
+    };
+  }
+
   private void startCall(CpuContext ctx, DmaCall call, String device, long dmaAddr) {
     expireWaiting(ctx);
     ctx.endFlushChain();
@@ -678,6 +698,7 @@ public final class FtraceImporter {
     ctx.call = call;
     ctx.callDevice = device;
     ctx.callDmaAddr = dmaAddr;
+    ctx.callProt = 0;
   }
 
   private String deviceOfCall(CpuContext ctx, long domain) {

@@ -3,6 +3,7 @@ package io.iommureplay.schema.codec;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -13,6 +14,7 @@ import org.apache.avro.Schema;
 import org.apache.avro.SchemaCompatibility;
 import org.apache.avro.SchemaCompatibility.SchemaCompatibilityType;
 import org.apache.avro.SchemaCompatibility.SchemaPairCompatibility;
+import org.apache.avro.SchemaNormalization;
 import org.apache.avro.file.CodecFactory;
 import org.apache.avro.file.DataFileConstants;
 import org.apache.avro.file.DataFileReader;
@@ -52,7 +54,10 @@ public final class EventFiles {
   public static <T extends SpecificRecord> RecordWriter<T> writer(Path file, Class<T> type, CodecFactory codec)
       throws IOException {
     DataFileWriter<T> avro = new DataFileWriter<>(new SpecificDatumWriter<>(type)).setCodec(codec);
-    avro.create(SpecificData.get().getSchema(type), file.toFile());
+    Schema schema = SpecificData.get().getSchema(type);
+    // Avro picks a random sync marker per file; a fixed one per schema keeps the same records in
+    // byte-identical files (deterministic import and replay).
+    avro.create(schema, Files.newOutputStream(file), syncMarker(schema));
     return new RecordWriter<>(avro);
   }
 
@@ -93,6 +98,12 @@ public final class EventFiles {
    * Whether {@code file} starts with the Avro container magic ("Obj" 1), which tells an Avro file from text
    * without reading further. An empty or shorter file is not one.
    */
+  /** 16 bytes derived from the schema's fingerprint, used as the container's sync marker. */
+  static byte[] syncMarker(Schema schema) {
+    long fingerprint = SchemaNormalization.parsingFingerprint64(schema);
+    return ByteBuffer.allocate(16).putLong(fingerprint).putLong(~Long.reverse(fingerprint)).array();
+  }
+
   public static boolean isAvroContainer(Path file) throws IOException {
     try (InputStream in = Files.newInputStream(file)) {
       return Arrays.equals(in.readNBytes(DataFileConstants.MAGIC.length), DataFileConstants.MAGIC);
