@@ -4,6 +4,7 @@ import io.iommureplay.schema.Attribution;
 import io.iommureplay.schema.EventType;
 import java.util.Collections;
 import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -13,7 +14,7 @@ import java.util.TreeMap;
  * map/unmap events were attributed to a device and domain.
  */
 public final class ImportStats {
-  private final Map<String, Long> eventsBySource = new TreeMap<>();
+  private final Map<String, Long> eventsBySource = new HashMap<>();
   private final Map<EventType, Long> eventsByType = new EnumMap<>(EventType.class);
   private final Map<String, Long> unknownKinds = new TreeMap<>();
   private final Map<Attribution, Long> mapUnmapAttribution = new EnumMap<>(Attribution.class);
@@ -34,9 +35,9 @@ public final class ImportStats {
     mapUnmapAttribution.merge(attribution, 1L, Long::sum);
   }
 
-  /** Events per trace event name ("map", "alloc_iova_fast_ret", "qi_submit iotlb_inv", ...). */
+  /** Events per trace event name ("map", "alloc_iova_fast_ret", "qi_submit iotlb_inv", ...), by name. */
   public Map<String, Long> eventsBySource() {
-    return Collections.unmodifiableMap(eventsBySource);
+    return Collections.unmodifiableMap(new TreeMap<>(eventsBySource));
   }
 
   public Map<EventType, Long> eventsByType() {

@@ -1,5 +1,7 @@
 package io.iommureplay.schema.codec;
 
+import io.iommureplay.schema.IommuEvent;
+import java.io.ByteArrayOutputStream;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
@@ -19,6 +21,9 @@ import org.apache.avro.file.CodecFactory;
 import org.apache.avro.file.DataFileConstants;
 import org.apache.avro.file.DataFileReader;
 import org.apache.avro.file.DataFileWriter;
+import org.apache.avro.io.BinaryEncoder;
+import org.apache.avro.io.DatumWriter;
+import org.apache.avro.io.EncoderFactory;
 import org.apache.avro.specific.SpecificData;
 import org.apache.avro.specific.SpecificDatumReader;
 import org.apache.avro.specific.SpecificDatumWriter;
@@ -53,12 +58,13 @@ public final class EventFiles {
    */
   public static <T extends SpecificRecord> RecordWriter<T> writer(Path file, Class<T> type, CodecFactory codec)
       throws IOException {
-    DataFileWriter<T> avro = new DataFileWriter<>(new SpecificDatumWriter<>(type)).setCodec(codec);
+    DatumWriter<T> datumWriter = datumWriter(type);
+    DataFileWriter<T> avro = new DataFileWriter<>(datumWriter).setCodec(codec);
     Schema schema = SpecificData.get().getSchema(type);
     // Avro picks a random sync marker per file; a fixed one per schema keeps the same records in
     // byte-identical files (deterministic import and replay).
     avro.create(schema, Files.newOutputStream(file), syncMarker(schema));
-    return new RecordWriter<>(avro);
+    return new RecordWriter<>(avro, datumWriter);
   }
 
   /**
@@ -98,6 +104,18 @@ public final class EventFiles {
    * Whether {@code file} starts with the Avro container magic ("Obj" 1), which tells an Avro file from text
    * without reading further. An empty or shorter file is not one.
    */
+  /** A byte buffer whose contents can be handed on without a copy. */
+  private static final class ExposedByteArrayOutputStream extends ByteArrayOutputStream {
+    ByteBuffer contents() {
+      return ByteBuffer.wrap(buf, 0, count);
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <T extends SpecificRecord> DatumWriter<T> datumWriter(Class<T> type) {
+    return type == IommuEvent.class ? (DatumWriter<T>) new IommuEventDatumWriter() : new SpecificDatumWriter<>(type);
+  }
+
   /** 16 bytes derived from the schema's fingerprint, used as the container's sync marker. */
   static byte[] syncMarker(Schema schema) {
     long fingerprint = SchemaNormalization.parsingFingerprint64(schema);
@@ -118,14 +136,24 @@ public final class EventFiles {
   public static final class RecordWriter<T extends SpecificRecord> implements Closeable {
 
     private final DataFileWriter<T> avro;
+    private final DatumWriter<T> datumWriter;
+    private final ExposedByteArrayOutputStream encoded = new ExposedByteArrayOutputStream();
+    private BinaryEncoder encoder;
 
-    private RecordWriter(DataFileWriter<T> avro) {
+    private RecordWriter(DataFileWriter<T> avro, DatumWriter<T> datumWriter) {
       this.avro = avro;
+      this.datumWriter = datumWriter;
     }
 
     /** Appends one record; it is encoded at once, so the caller may change it afterwards. */
     public void append(T record) throws IOException {
-      avro.append(record);
+      // DataFileWriter.append encodes byte by byte into a synchronized stream; encoding into our own
+      // buffer and appending the bytes is several times faster and writes the same file.
+      encoded.reset();
+      encoder = EncoderFactory.get().binaryEncoder(encoded, encoder);
+      datumWriter.write(record, encoder);
+      encoder.flush();
+      avro.appendEncoded(encoded.contents());
     }
 
     /** Writes the last block and closes the file. */
