@@ -1,0 +1,65 @@
+package io.iommureplay.model;
+
+import io.iommureplay.model.pagetable.IoPageTable;
+import io.iommureplay.model.pagetable.PageTableFormat;
+import io.iommureplay.model.pagetable.TablePageListener;
+import io.iommureplay.schema.DomainType;
+import java.util.Collections;
+import java.util.NavigableSet;
+import java.util.TreeSet;
+
+/**
+ * One IOMMU domain of the model: its type, the devices attached to it, and its IO page table.
+ * Detectors read it through the getters; only {@link IommuModel} changes it.
+ */
+public final class Domain {
+  private final long id;
+  private DomainType type;
+  private final IoPageTable pageTable;
+  private final NavigableSet<String> devices = new TreeSet<>();
+
+  Domain(long id, DomainType type, PageTableFormat format, TablePageListener tables) {
+    this.id = id;
+    this.type = type;
+    this.pageTable = new IoPageTable(format, tables);
+  }
+
+  public long id() {
+    return id;
+  }
+
+  public DomainType type() {
+    return type;
+  }
+
+  void setType(DomainType type) {
+    this.type = type;
+  }
+
+  /** DMA_FQ: unmaps go through the flush queue. */
+  public boolean isLazy() {
+    return type == DomainType.DMA_FQ;
+  }
+
+  public IoPageTable pageTable() {
+    return pageTable;
+  }
+
+  /** Attached devices, in name order. */
+  public NavigableSet<String> devices() {
+    return Collections.unmodifiableNavigableSet(devices);
+  }
+
+  void attach(String device) {
+    devices.add(device);
+  }
+
+  void detach(String device) {
+    devices.remove(device);
+  }
+
+  /** The one attached device, or null when none or several are attached. */
+  public String soleDevice() {
+    return devices.size() == 1 ? devices.first() : null;
+  }
+}

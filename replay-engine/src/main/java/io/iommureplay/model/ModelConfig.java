@@ -1,0 +1,24 @@
+package io.iommureplay.model;
+
+import io.iommureplay.model.pagetable.PageTableFormat;
+
+/**
+ * How the model is set up where the trace does not say.
+ *
+ * @param pageTableFormat page-table format of domains whose DOMAIN_ALLOC does not name one; the
+ *     default is a VT-d second-stage table with 4 levels (48-bit) and 2 MiB and 1 GiB superpages
+ * @param mode strict, lazy, or decided per domain from the trace
+ */
+public record ModelConfig(PageTableFormat pageTableFormat, InvalidationMode mode) {
+  public static ModelConfig defaults() {
+    return new ModelConfig(PageTableFormat.vtdSecondStage(4, 2), InvalidationMode.AUTO);
+  }
+
+  public ModelConfig withPageTableFormat(PageTableFormat format) {
+    return new ModelConfig(format, mode);
+  }
+
+  public ModelConfig withMode(InvalidationMode newMode) {
+    return new ModelConfig(pageTableFormat, newMode);
+  }
+}
