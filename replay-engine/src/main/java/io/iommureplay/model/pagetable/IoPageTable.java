@@ -6,6 +6,9 @@ import static io.iommureplay.model.pagetable.PageTableFormat.entrySize;
 import static io.iommureplay.model.pagetable.Pte.EMPTY;
 
 import io.iommureplay.model.pagetable.PageTableFormat.LeafConflict;
+import io.iommureplay.model.snapshot.SnapshotFormatException;
+import io.iommureplay.model.snapshot.SnapshotInput;
+import io.iommureplay.model.snapshot.SnapshotOutput;
 import io.iommureplay.model.pagetable.UnmapResult.PartialLargePage;
 import java.util.ArrayList;
 import java.util.List;
@@ -59,10 +62,115 @@ public final class IoPageTable {
 
     /** A table with an empty root, as a new domain has; the root is reported installed at once. */
     public IoPageTable(PageTableFormat format, TablePageListener listener) {
+        this(format, listener, true);
+    }
+
+    private IoPageTable(PageTableFormat format, TablePageListener listener, boolean withRoot) {
         this.format = format;
         this.listener = listener;
-        this.root = newTable(format.levels(), 0, TablePage.NO_CPU);
-        listener.tableInstalled(root);
+        if (withRoot) {
+            this.root = newTable(format.levels(), 0, TablePage.NO_CPU);
+            listener.tableInstalled(root);
+        }
+    }
+
+    // ---- snapshot ----
+
+    /**
+     * Writes the whole table: table ids, tree shape, installing CPUs and every entry. A leaf is
+     * written as its slot distance from the previous entry, whether its size and permissions are the
+     * previous leaf's, and its physical address as a distance from where the previous leaf ended, so
+     * a run of 4 KiB mappings of consecutive pages costs 3 bytes each. The format is not written:
+     * the domain that owns the table knows it.
+     */
+    public void save(SnapshotOutput out) {
+        out.writeVarLong(nextTableId).writeVarLong(liveMappedBytes).writeVarInt(liveTablePages);
+        saveTable(root, out, new LeafRun());
+    }
+
+    /** The previous leaf written or read: the next one is encoded relative to it. */
+    private static final class LeafRun {
+        long nextPaddr;
+        int sizeAndProt = -1;
+    }
+
+    /** Tag of an entry: 0 a table, 1 a leaf of the previous leaf's size and prot, else 2 + size/prot. */
+    private static void saveTable(TablePage table, SnapshotOutput out, LeafRun run) {
+        out.writeVarLong(table.id()).writeVarInt(table.level()).writeLong(table.spanStart())
+                .writeVarInt(table.spanShift()).writeSignedVarLong(table.installCpu());
+        int used = 0;
+        for (long pte : table.entries) {
+            if (pte != EMPTY) used++;
+        }
+        out.writeVarInt(used);
+        int lastSlot = -1;
+        for (int slot = 0; slot < table.entries.length; slot++) {
+            long pte = table.entries[slot];
+            if (pte == EMPTY) continue;
+            out.writeVarInt(slot - lastSlot - 1);
+            lastSlot = slot;
+            if (Pte.isTable(pte)) {
+                out.writeVarInt(0);
+                saveTable(table.children[slot], out, run);
+            } else {
+                long paddr = Pte.paddr(pte);
+                int sizeAndProt = Long.numberOfTrailingZeros(Pte.pageSize(pte)) << 6 | Pte.prot(pte);
+                out.writeVarInt(sizeAndProt == run.sizeAndProt ? 1 : 2 + sizeAndProt);
+                out.writeSignedVarLong((paddr - run.nextPaddr) >> 12);
+                run.sizeAndProt = sizeAndProt;
+                run.nextPaddr = paddr + Pte.pageSize(pte);
+            }
+        }
+    }
+
+    /**
+     * Reads a table {@link #save} wrote, for a domain of {@code format}; the listener hears of no
+     * installs (the tables existed before).
+     *
+     * @throws SnapshotFormatException when the bytes do not describe a table of this format
+     */
+    public static IoPageTable restore(SnapshotInput in, PageTableFormat format, TablePageListener listener) {
+        IoPageTable table = new IoPageTable(format, listener, false);
+        table.nextTableId = in.readVarLong();
+        table.liveMappedBytes = in.readVarLong();
+        table.liveTablePages = in.readVarInt();
+        table.root = restoreTable(in, table, new LeafRun());
+        return table;
+    }
+
+    private static TablePage restoreTable(SnapshotInput in, IoPageTable owner, LeafRun run) {
+        long id = in.readVarLong();
+        int level = in.readVarInt();
+        long spanStart = in.readLong();
+        int spanShift = in.readVarInt();
+        int installCpu = (int) in.readSignedVarLong();
+        if (level < 1 || level > owner.format.maxLevels() || spanShift > 64 || spanShift < entryShift(level)) {
+            throw new SnapshotFormatException("table " + id + ": level " + level + ", span shift " + spanShift
+                    + " do not fit " + owner.format.name());
+        }
+        TablePage table = new TablePage(id, level, spanStart, spanShift, 1 << (spanShift - entryShift(level)), installCpu);
+        int used = in.readCount();
+        int slot = -1;
+        for (int i = 0; i < used; i++) {
+            slot += in.readVarInt() + 1;
+            if (slot >= table.entries.length) throw new SnapshotFormatException("table " + id + ": slot " + slot);
+            int tag = in.readVarInt();
+            if (tag == 0) {
+                if (level == 1) throw new SnapshotFormatException("table " + id + ": a table below level 1");
+                TablePage child = restoreTable(in, owner, run);
+                child.linkTo(table, slot);
+                table.entries[slot] = Pte.TABLE;
+                table.children[slot] = child;
+            } else {
+                if (tag > 1) run.sizeAndProt = tag - 2;
+                if (run.sizeAndProt < 0) throw new SnapshotFormatException("table " + id + ": leaf without a size");
+                long pageSize = 1L << (run.sizeAndProt >>> 6);
+                long paddr = run.nextPaddr + (in.readSignedVarLong() << 12);
+                table.entries[slot] = Pte.leaf(paddr, pageSize, run.sizeAndProt & 0x3f);
+                run.nextPaddr = paddr + pageSize;
+            }
+        }
+        return table;
     }
 
     /**
