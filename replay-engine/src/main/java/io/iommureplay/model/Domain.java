@@ -17,6 +17,8 @@ public final class Domain {
   private DomainType type;
   private final IoPageTable pageTable;
   private final NavigableSet<String> devices = new TreeSet<>();
+  private final ReservedRegions reserved = new ReservedRegions();
+  private long granule = 4096;
 
   Domain(long id, DomainType type, PageTableFormat format, TablePageListener tables) {
     this.id = id;
@@ -43,6 +45,19 @@ public final class Domain {
 
   public IoPageTable pageTable() {
     return pageTable;
+  }
+
+  public ReservedRegions reservedRegions() {
+    return reserved;
+  }
+
+  /** Smallest IOMMU page size: the IOVA allocation granule (init_iova_domain). */
+  public long granule() {
+    return granule;
+  }
+
+  void setGranule(long granule) {
+    this.granule = granule;
   }
 
   /** Attached devices, in name order. */

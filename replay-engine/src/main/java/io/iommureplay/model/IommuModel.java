@@ -4,7 +4,13 @@ import io.iommureplay.model.pagetable.IoPageTable;
 import io.iommureplay.model.pagetable.MapResult;
 import io.iommureplay.model.pagetable.TablePageListener;
 import io.iommureplay.model.pagetable.UnmapResult;
+import io.iommureplay.model.sva.PasidSpace;
 import io.iommureplay.schema.Attribution;
+import io.iommureplay.schema.DeviceAccess;
+import io.iommureplay.schema.IovaDomainInit;
+import io.iommureplay.schema.IovaRange;
+import io.iommureplay.schema.PasidOp;
+import io.iommureplay.schema.ReservedRegion;
 import io.iommureplay.schema.DomainLifecycle;
 import io.iommureplay.schema.DomainType;
 import io.iommureplay.schema.IommuEvent;
@@ -26,6 +32,7 @@ public final class IommuModel {
   private final Map<Long, Domain> domains = new TreeMap<>();
   private final Map<String, Domain> domainOfDevice = new TreeMap<>();
   private final OrphanUnmaps orphanUnmaps = new OrphanUnmaps();
+  private final PasidSpace pasids = new PasidSpace();
 
   public IommuModel(ModelConfig config, ModelListener listener) {
     this.config = config;
@@ -48,11 +55,54 @@ public final class IommuModel {
       case DOMAIN_ALLOC -> onDomainAlloc(event, (DomainLifecycle) event.getPayload());
       case ATTACH -> attach(event);
       case DETACH -> detach(event);
-      case IOVA_DOMAIN_INIT -> domainOf(event); // a DMA domain's IOVA space came to life
+      case IOVA_DOMAIN_INIT -> onIovaDomainInit(event, (IovaDomainInit) event.getPayload());
+      case IOVA_RESERVE -> onIovaReserve(event, (IovaRange) event.getPayload());
+      case RESERVED_REGION -> onReservedRegion(event, (ReservedRegion) event.getPayload());
       case MAP -> onMap(event, (Mapping) event.getPayload());
       case UNMAP -> onUnmap(event, (Unmapping) event.getPayload());
+      case SVA_BIND -> onBind(event, (PasidOp) event.getPayload());
+      case SVA_UNBIND -> pasids.unbind(event.getDevice(), ((PasidOp) event.getPayload()).getPasid());
+      case MM_EXIT -> pasids.mmExit(((PasidOp) event.getPayload()).getMmId());
+      case PASID_FREE -> pasids.free(((PasidOp) event.getPayload()).getPasid());
+      case DEVICE_ACCESS -> checkPasid(event, ((DeviceAccess) event.getPayload()).getPasid());
       default -> { }
     }
+  }
+
+  private void onIovaDomainInit(IommuEvent event, IovaDomainInit init) {
+    Domain domain = domainOf(event);
+    if (domain == null) return;
+    domain.setGranule(init.getGranule());
+    if (domain.type() == DomainType.UNKNOWN) domain.setType(DomainType.DMA); // dma-iommu owns it; lazy if FQ seen
+  }
+
+  private void onIovaReserve(IommuEvent event, IovaRange range) {
+    Domain domain = domainOf(event);
+    if (domain == null) return;
+    long granule = domain.granule();
+    domain.reservedRegions().add(range.getPfnLo() * granule, (range.getPfnHi() - range.getPfnLo() + 1) * granule, null);
+  }
+
+  private void onReservedRegion(IommuEvent event, ReservedRegion region) {
+    Domain domain = domainOf(event);
+    if (domain == null && event.getDevice() != null) domain = domainOfDevice.get(event.getDevice());
+    if (domain == null) {
+      listener.notApplied(event, "reserved region of a device not attached to any domain");
+      return;
+    }
+    domain.reservedRegions().add(region.getStart(), region.getSize(), region.getKind());
+  }
+
+  private void onBind(IommuEvent event, PasidOp op) {
+    boolean allocated = !pasids.hasPasid(op.getMmId());
+    int pasid = pasids.bind(event.getDevice(), op.getMmId(), op.getPasid());
+    listener.pasidBound(event, event.getDevice(), pasid, allocated);
+  }
+
+  private void checkPasid(IommuEvent event, Integer pasid) {
+    if (pasid == null || pasid == 0 || event.getDevice() == null) return;
+    PasidSpace.Problem problem = pasids.checkUse(event.getDevice(), pasid);
+    if (problem != null) listener.pasidMisused(event, event.getDevice(), pasid, problem);
   }
 
   private void onDomainAlloc(IommuEvent event, DomainLifecycle alloc) {
@@ -85,6 +135,8 @@ public final class IommuModel {
     int prot = map.getProt() == 0 ? IoPageTable.IOMMU_READ | IoPageTable.IOMMU_WRITE : map.getProt();
     MapResult result = domain.pageTable().map(map.getIova(), map.getPaddr(), map.getSize(), prot, event.getCpu());
     listener.mapped(event, domain, map, result);
+    ReservedRegions.Region forbidden = domain.reservedRegions().forbidding(map.getIova(), map.getSize(), map.getPaddr());
+    if (forbidden != null) listener.reservedRegionMapped(event, domain, map, forbidden);
   }
 
   private void onUnmap(IommuEvent event, Unmapping unmap) {

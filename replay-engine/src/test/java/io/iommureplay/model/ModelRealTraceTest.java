@@ -34,6 +34,7 @@ class ModelRealTraceTest {
     long[] unmaps = {0};
     long[] notApplied = {0};
     long[] mapsOverLive = {0};
+    long[] reservedMaps = {0};
     // The trace's own account of what stays mapped: per domain, pfns mapped minus pfns unmapped.
     Map<Long, TreeSet<Long>> traceLive = new TreeMap<>();
     IommuModel model = new IommuModel(CAPTURE, new ModelListener() {
@@ -55,6 +56,11 @@ class ModelRealTraceTest {
       }
 
       @Override
+      public void reservedRegionMapped(IommuEvent event, Domain domain, Mapping map, ReservedRegions.Region region) {
+        reservedMaps[0]++;
+      }
+
+      @Override
       public void notApplied(IommuEvent event, String reason) {
         notApplied[0]++;
       }
@@ -66,6 +72,7 @@ class ModelRealTraceTest {
         name, unmaps[0], notApplied[0], mapsOverLive[0]);
     // Linux never maps over a live mapping; one here would mean a lost unmap (see OrphanUnmaps).
     assertThat(mapsOverLive[0]).isZero();
+    assertThat(reservedMaps[0]).as("maps into reserved IOVA ranges").isZero();
     assertThat(unmapMismatches).isEmpty();
     assertThat(unmaps[0]).isGreaterThan(90_000);
     for (Domain domain : model.domains()) {
