@@ -14,6 +14,11 @@ public final class FtraceLine {
   public static final int SOFTIRQ = 1;
   public static final int HARDIRQ = 2;
   public static final int NMI = 3;
+  /**
+   * Highest CPU number accepted. The importer keeps state per CPU, so a corrupt CPU field must not size it; Linux
+   * allows at most 8192 CPUs (NR_CPUS), this leaves ample room.
+   */
+  static final int MAX_CPU = 65_535;
 
   String text;
   int cpu;
@@ -62,9 +67,10 @@ public final class FtraceLine {
     int open = cpuBracket(line, i);
     if (open < 0) throw new MalformedLineException("no [CPU] field after COMM-PID");
     int p = open + 1;
-    int c = 0;
-    while (line.charAt(p) != ']') c = c * 10 + (line.charAt(p++) - '0');
-    cpu = c;
+    long c = 0;
+    while (line.charAt(p) != ']' && c <= MAX_CPU) c = c * 10 + (line.charAt(p++) - '0');
+    if (c > MAX_CPU) throw new MalformedLineException("bad CPU " + line.substring(open + 1, line.indexOf(']', open)));
+    cpu = (int) c;
     p = skipSpaces(line, p + 1);
     // FLAGS is optional: a timestamp starts with a digit and ends with ':'.
     int tokenEnd = line.indexOf(' ', p);
