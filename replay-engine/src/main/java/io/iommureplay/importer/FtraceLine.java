@@ -138,9 +138,12 @@ public final class FtraceLine {
     int p = from;
     while (p < to && s.charAt(p) != '.') {
       char ch = s.charAt(p++);
-      if (ch < '0' || ch > '9') throw new MalformedLineException("bad TIMESTAMP " + s.substring(from, to));
+      if (ch < '0' || ch > '9' || seconds > 9_000_000_000L) {
+        throw new MalformedLineException("bad TIMESTAMP " + s.substring(from, to));
+      }
       seconds = seconds * 10 + (ch - '0');
     }
+    if (p == from) throw new MalformedLineException("bad TIMESTAMP " + s.substring(from, to)); // no seconds digit
     long fraction = 0;
     int digits = 0;
     for (p++; p < to; p++) {
