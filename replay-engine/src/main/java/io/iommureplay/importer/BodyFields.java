@@ -88,8 +88,15 @@ final class BodyFields {
       char ch = s.charAt(p);
       if (ch < '0' || ch > '9') break;
       if (value > (Long.MAX_VALUE - 9) / 10) {
-        // %zu/%llu can exceed a signed long: accept the full unsigned range.
-        return Long.parseUnsignedLong(s.substring(start, endOfToken(p)));
+        // %zu/%llu can exceed a signed long: accept the full unsigned range, and no more.
+        String token = s.substring(start, endOfToken(p));
+        try {
+          if (!negative) return Long.parseUnsignedLong(token);
+        } catch (NumberFormatException e) {
+          // falls through to the rejection below
+        }
+        throw new MalformedLineException("bad number for " + key.substring(0, key.length() - 1) + ": "
+            + (negative ? "-" : "") + token);
       }
       value = value * 10 + (ch - '0');
     }
