@@ -140,7 +140,8 @@ public final class FtraceImporter {
       case "tracing_mark_write" -> emit(EventType.MARKER, event, -1, null, Attribution.NOT_NEEDED,
           new TraceMarker(line.body().strip()));
       default -> {
-        if (event.startsWith("dma_")) onDmaApi(event);
+        // A dma:* body starts with the device name; a kprobe's with "(func+...)", whatever the probe is called.
+        if (event.startsWith("dma_") && BodyFields.probedFunction(line.text, line.bodyStart) == null) onDmaApi(event);
         else onKprobeOrUnknown(event);
       }
     }
