@@ -547,7 +547,7 @@ public final class FtraceImporter {
 
   private void onFqRingFree(CpuContext ctx, String event) throws MalformedLineException {
     long cookie = fields.hex("cookie=");
-    long queue = fields.has("fq=") ? fields.hex("fq=") : 0;
+    Long queue = fields.has("fq=") ? (Long) fields.hex("fq=") : null;
     long domain = kernel.domainOfCookie(cookie);
     if (ctx.unmapPending) {
       // queue_iova() starts with fq_ring_free(): this line is the lazy unmap being queued.
