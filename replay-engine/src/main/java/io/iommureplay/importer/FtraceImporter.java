@@ -211,7 +211,8 @@ public final class FtraceImporter {
       trackLive(event);
       emit(event);
     } else {
-      HeldEvent h = new HeldEvent(event, lineNumber + ATTRIBUTION_HORIZON_LINES, true);
+      // Deadlines count lines across files (like seq): a file's own line numbers restart at 1.
+      HeldEvent h = new HeldEvent(event, seqOffset + lineNumber + ATTRIBUTION_HORIZON_LINES, true);
       waitOn.waiting.add(h);
       held.add(h);
     }
@@ -735,7 +736,7 @@ public final class FtraceImporter {
 
   private void expireHeld() {
     HeldEvent head = held.peekFirst();
-    if (head != null && head.waiting && head.deadlineLine <= lineNumber) {
+    if (head != null && head.waiting && head.deadlineLine <= seqOffset + lineNumber) {
       giveUp(head);
       drainHeld();
     }
