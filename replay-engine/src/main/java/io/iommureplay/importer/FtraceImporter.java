@@ -436,6 +436,7 @@ public final class FtraceImporter {
   private void onInitIovaDomain(CpuContext ctx) throws MalformedLineException {
     long iovad = fields.hex("iovad=");
     long granule = fields.number("granule=");
+    long startPfn = fields.hex("start_pfn="); // all fields before any state changes: a bad line changes nothing
     long domain = kernel.newDomain();
     kernel.bindIovad(iovad, domain, granule);
     // iommu_setup_dma_ops → iommu_dma_init_domain runs for the group being attached, right after
@@ -447,7 +448,7 @@ public final class FtraceImporter {
     resolveWaiting(ctx, h -> h.event.getType() == EventType.MAP, domain, first);
     emit(EventType.IOVA_DOMAIN_INIT, line.event(), domain, first,
         first == null ? Attribution.TRACE : Attribution.CPU_CONTEXT,
-        new IovaDomainInit(granule, fields.hex("start_pfn="), iovad, first == null ? null : kernel.groupOf(first)));
+        new IovaDomainInit(granule, startPfn, iovad, first == null ? null : kernel.groupOf(first)));
   }
 
   private void onAllocIovaFast(CpuContext ctx, String event) throws MalformedLineException {
