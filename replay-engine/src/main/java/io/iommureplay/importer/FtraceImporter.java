@@ -231,7 +231,14 @@ public final class FtraceImporter {
 
   private void onAttach() throws MalformedLineException {
     String device = fields.string("device=");
-    context().attachedDevices.add(device);
+    // A group's devices attach together, then its IOVA domain is set up. Devices of an earlier group that got
+    // none (identity, blocked or VFIO domains) must not be bound to the next group's.
+    List<String> attached = context().attachedDevices;
+    Integer group = kernel.groupOf(device);
+    if (!attached.isEmpty() && group != null && !group.equals(kernel.groupOf(attached.get(attached.size() - 1)))) {
+      attached.clear();
+    }
+    if (!attached.contains(device)) attached.add(device);
     emit(EventType.ATTACH, line.event(), kernel.boundDomainOfDevice(device), device, Attribution.TRACE,
         new DeviceBinding(kernel.groupOf(device)));
   }
