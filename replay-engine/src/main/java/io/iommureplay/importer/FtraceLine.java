@@ -64,8 +64,25 @@ public final class FtraceLine {
     int i = 0;
     while (i < n && line.charAt(i) == ' ') i++;
     if (i == n || line.charAt(i) == '#') return false;
-    int open = cpuBracket(line, i);
+    int open = cpuBracket(line, i, i);
     if (open < 0) throw new MalformedLineException("no [CPU] field after COMM-PID");
+    MalformedLineException first = null;
+    do {
+      try {
+        parseFrom(line, open);
+        return true;
+      } catch (MalformedLineException e) {
+        // COMM may itself end like "-PID [CPU]" (a thread named "worker-3 [1]"): try the next one.
+        if (first == null) first = e;
+        open = cpuBracket(line, open + 1, i);
+      }
+    } while (open >= 0);
+    throw first;
+  }
+
+  /** Parses what follows the '[' of the CPU field at {@code open}. */
+  private void parseFrom(String line, int open) throws MalformedLineException {
+    int n = line.length();
     int p = open + 1;
     long c = 0;
     while (line.charAt(p) != ']' && c <= MAX_CPU) c = c * 10 + (line.charAt(p++) - '0');
@@ -90,15 +107,15 @@ public final class FtraceLine {
     if (colon < 0 || colon == p) throw new MalformedLineException("no EVENT: field");
     event = line.substring(p, colon);
     bodyStart = Math.min(colon + 2, n);
-    return true;
   }
 
   /**
-   * Finds the '[' of "-PID [CPU]". COMM may itself contain brackets, so the bracket must follow
+   * Finds the first '[' at or after {@code searchFrom} that can be the one of "-PID [CPU]", COMM
+   * starting at {@code from}. COMM may itself contain brackets, so the bracket must follow
    * "-digits" and whitespace and enclose only digits.
    */
-  private static int cpuBracket(String line, int from) {
-    for (int open = line.indexOf('[', from); open > 0; open = line.indexOf('[', open + 1)) {
+  private static int cpuBracket(String line, int searchFrom, int from) {
+    for (int open = line.indexOf('[', searchFrom); open > 0; open = line.indexOf('[', open + 1)) {
       int close = open + 1;
       while (close < line.length() && Character.isDigit(line.charAt(close))) close++;
       if (close == open + 1 || close >= line.length() || line.charAt(close) != ']') continue;
