@@ -354,7 +354,7 @@ public final class FtraceImporter {
       case "dma_unmap_page", "dma_unmap_resource", "dma_unmap_phys" -> EventType.DMA_UNMAP;
       case "dma_map_sg", "dma_map_sg_err" -> EventType.DMA_MAP_SG;
       case "dma_unmap_sg" -> EventType.DMA_UNMAP_SG;
-      case "dma_alloc", "dma_alloc_pages", "dma_alloc_sgt" -> EventType.DMA_ALLOC;
+      case "dma_alloc", "dma_alloc_pages", "dma_alloc_sgt", "dma_alloc_sgt_err" -> EventType.DMA_ALLOC;
       case "dma_free", "dma_free_pages", "dma_free_sgt" -> EventType.DMA_FREE;
       default -> event.startsWith("dma_sync_") ? EventType.DMA_SYNC : null;
     };
@@ -365,25 +365,65 @@ public final class FtraceImporter {
     String body = line.body();
     int space = body.indexOf(' ');
     String device = space > 0 ? body.substring(0, space) : body;
-    Long dmaAddr = fields.has("dma_addr=") ? fields.hex("dma_addr=") : null;
+    // dma_map_sg_err and dma_alloc_sgt_err: nothing was mapped (dma_alloc_sgt_err prints dma_addr=0).
+    boolean failed = event.endsWith("_err");
+    Long dmaAddr = fields.has("dma_addr=") && !failed ? fields.hex("dma_addr=") : null;
     Long size = fields.has("size=") ? fields.number("size=") : null;
     Long phys = fields.has("phys_addr=") ? fields.hex("phys_addr=") : null;
     String dir = fields.has("dir=") ? fields.string("dir=") : null;
     String attrs = fields.has("attrs=") ? fields.string("attrs=") : null;
+    // Scatterlists are printed as arrays (__print_array): the physical addresses of the entries passed, and the
+    // DMA segments made with their lengths. dma_map_sg_err prints the physical addresses under dma_addrs=.
+    long[] physAddrs = fields.hexArray("phys_addrs=");
+    long[] dmaAddrs = fields.hexArray("dma_addrs=");
+    if (failed && dmaAddrs != null) {
+      physAddrs = dmaAddrs;
+      dmaAddrs = null;
+    }
+    Integer nents = null;
+    Integer mapped = failed && type == EventType.DMA_MAP_SG ? 0 : null;
+    if (physAddrs != null) {
+      if (physAddrs.length > 0) phys = physAddrs[0];
+      nents = physAddrs.length;
+    }
+    long[] lengths = {size == null ? 1 : size};
+    if (dmaAddrs != null) {
+      lengths = fields.hexArray("sizes=");
+      if (lengths == null || lengths.length != dmaAddrs.length) {
+        throw new MalformedLineException(dmaAddrs.length + " dma_addrs but " + (lengths == null ? "no" : lengths.length)
+            + " sizes");
+      }
+      dmaAddr = dmaAddrs.length > 0 ? dmaAddrs[0] : null;
+      size = Arrays.stream(lengths).sum();
+      if (physAddrs != null) mapped = dmaAddrs.length;
+      else nents = dmaAddrs.length;
+    } else if (dmaAddr != null) {
+      dmaAddrs = new long[] {dmaAddr};
+    }
+    // Later dma_map_sg: "nents=%d/%d ents=%d/%d", entries shown / in all (its arrays stop at 128 entries).
+    if (fields.has("nents=")) nents = (int) fields.total("nents=");
+    if (fields.has("ents=")) mapped = (int) fields.total("ents=");
     long domain = kernel.domainOfDevice(device);
-    // These tracepoints fire after the mapping is made and after the unmap: they name the device
-    // of the map/unmap lines just before them on this context.
-    if (dmaAddr != null) {
+    // The map, alloc and unmap tracepoints fire after the IOMMU work is done: they name the device of the
+    // map/unmap lines just before them on this context.
+    if (dmaAddrs != null && dmaAddrs.length > 0) {
       long granule = kernel.granule(domain);
-      resolveWaiting(context(), h -> covers(h.event, dmaAddr, granule), domain, device);
+      long[] starts = dmaAddrs;
+      long[] sizes = lengths;
+      resolveWaiting(context(), h -> covers(h.event, starts, sizes, granule), domain, device);
     }
     emit(type, event, domain, device, Attribution.TRACE,
-        new DmaApiCall(dmaAddr, size, phys, dir, attrs, null, null, null, null));
+        new DmaApiCall(dmaAddr, size, phys, dir, attrs, null, null, nents, mapped));
   }
 
-  private static boolean covers(IommuEvent e, long dmaAddr, long granule) {
-    if (e.getPayload() instanceof Mapping m) return dmaAddr >= m.getIova() && dmaAddr < m.getIova() + m.getSize();
-    if (e.getPayload() instanceof Unmapping u) return alignDown(dmaAddr, granule) == u.getIova();
+  /** Whether a held map or unmap is one of the DMA segments {@code [addrs[i], addrs[i] + lengths[i])}. */
+  private static boolean covers(IommuEvent e, long[] addrs, long[] lengths, long granule) {
+    for (int i = 0; i < addrs.length; i++) {
+      long start = alignDown(addrs[i], granule);
+      long end = addrs[i] + Math.max(lengths[i], 1);
+      if (e.getPayload() instanceof Mapping m && m.getIova() < end && start < m.getIova() + m.getSize()) return true;
+      if (e.getPayload() instanceof Unmapping u && start == u.getIova()) return true;
+    }
     return false;
   }
 
