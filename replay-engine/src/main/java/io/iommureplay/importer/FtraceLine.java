@@ -117,15 +117,20 @@ public final class FtraceLine {
   private static int cpuBracket(String line, int searchFrom, int from) {
     for (int open = line.indexOf('[', searchFrom); open > 0; open = line.indexOf('[', open + 1)) {
       int close = open + 1;
-      while (close < line.length() && Character.isDigit(line.charAt(close))) close++;
+      while (close < line.length() && isDigit(line.charAt(close))) close++;
       if (close == open + 1 || close >= line.length() || line.charAt(close) != ']') continue;
       int q = open - 1;
       while (q > from && line.charAt(q) == ' ') q--;
       int digitsEnd = q;
-      while (q > from && Character.isDigit(line.charAt(q))) q--;
+      while (q > from && isDigit(line.charAt(q))) q--;
       if (q < digitsEnd && line.charAt(q) == '-') return open;
     }
     return -1;
+  }
+
+  /** ASCII digits only: Character.isDigit also accepts other scripts' digits, which are no CPU number. */
+  private static boolean isDigit(char ch) {
+    return ch >= '0' && ch <= '9';
   }
 
   private static int irqLevelOf(String line, int flagsStart, int flagsEnd) {
