@@ -160,7 +160,7 @@ public final class FtraceImporter {
     String device = null;
     if (ctx.call == DmaCall.MAP || ctx.call == DmaCall.MAP_SG) {
       device = ctx.callDevice;
-      domain = kernel.domainOfDevice(device);
+      domain = kernel.boundDomainOfDevice(device);
     }
     // The IOVA allocated just before on this context is the surest sign of the domain.
     if (ctx.allocationCovers(iova / kernel.granule(ctx.allocatedDomain))) domain = ctx.allocatedDomain;
@@ -181,13 +181,21 @@ public final class FtraceImporter {
     ctx.endFlushChain();
     expireWaiting(ctx);
     Unmapping payload = new Unmapping(iova, size, unmapped, null);
-    boolean fromCall = (ctx.call == DmaCall.UNMAP || ctx.call == DmaCall.UNMAP_SG)
-        && alignDown(ctx.callDmaAddr, kernel.granule(kernel.domainOfDevice(ctx.callDevice))) == iova;
+    boolean inCall = ctx.call == DmaCall.UNMAP || ctx.call == DmaCall.UNMAP_SG;
+    long callDomain = inCall ? kernel.boundDomainOfDevice(ctx.callDevice) : -1;
+    boolean fromCall = inCall && alignDown(ctx.callDmaAddr, kernel.granule(callDomain)) == iova;
     ctx.unmapPending = true;
     ctx.unmapIova = iova;
     ctx.unmapSize = size;
-    if (fromCall) {
-      long domain = kernel.domainOfDevice(ctx.callDevice);
+    if (fromCall && callDomain < 0) {
+      // The device's domain is not known yet (the capture began after it was set up): the fq_ring_free or
+      // iotlb_sync that follows names it, and so the device's (see resolveWaitingUnmap).
+      ctx.unmapDomain = -1;
+      ctx.unmapDevice = ctx.callDevice;
+      ctx.call = DmaCall.NONE;
+      mapOrUnmap(EventType.UNMAP, -1, null, Attribution.MISSING, payload, ctx);
+    } else if (fromCall) {
+      long domain = callDomain;
       ctx.unmapDomain = domain;
       ctx.unmapDevice = ctx.callDevice;
       ctx.call = DmaCall.NONE;
@@ -677,7 +685,7 @@ public final class FtraceImporter {
   private void onDmaMapCall(CpuContext ctx, String event) throws MalformedLineException {
     String device = fields.string("dev=");
     startCall(ctx, DmaCall.MAP, device, 0);
-    emit(EventType.DMA_MAP, event, kernel.domainOfDevice(device), device, Attribution.TRACE,
+    emit(EventType.DMA_MAP, event, kernel.boundDomainOfDevice(device), device, Attribution.TRACE,
         new DmaApiCall(null, fields.number("size="), fields.hex("phys="), null, null,
             fields.has("prot=") ? (int) fields.number("prot=") : null,
             fields.has("dma_mask=") ? fields.hex("dma_mask=") : null, null, null));
@@ -687,7 +695,7 @@ public final class FtraceImporter {
     long dma = fields.hex("dma=");
     String device = ctx.call == DmaCall.MAP ? ctx.callDevice : null;
     ctx.call = DmaCall.NONE;
-    long domain = kernel.domainOfDevice(device);
+    long domain = kernel.boundDomainOfDevice(device);
     emit(EventType.DMA_MAP_DONE, event, domain, device, device != null ? Attribution.CPU_CONTEXT : Attribution.MISSING,
         new DmaApiCall(dma, null, null, null, null, null, null, null, null));
   }
@@ -695,7 +703,7 @@ public final class FtraceImporter {
   private void onDmaMapSgCall(CpuContext ctx, String event) throws MalformedLineException {
     String device = fields.string("dev=");
     startCall(ctx, DmaCall.MAP_SG, device, 0);
-    emit(EventType.DMA_MAP_SG, event, kernel.domainOfDevice(device), device, Attribution.TRACE,
+    emit(EventType.DMA_MAP_SG, event, kernel.boundDomainOfDevice(device), device, Attribution.TRACE,
         new DmaApiCall(null, null, null, fields.has("dir=") ? fields.string("dir=") : null, null, null, null,
             fields.has("nents=") ? (int) fields.number("nents=") : null, null));
   }
@@ -703,7 +711,7 @@ public final class FtraceImporter {
   private void onDmaMapSgReturn(CpuContext ctx, String event) throws MalformedLineException {
     String device = ctx.call == DmaCall.MAP_SG ? ctx.callDevice : null;
     ctx.call = DmaCall.NONE;
-    emit(EventType.DMA_MAP_SG_DONE, event, kernel.domainOfDevice(device), device,
+    emit(EventType.DMA_MAP_SG_DONE, event, kernel.boundDomainOfDevice(device), device,
         device != null ? Attribution.CPU_CONTEXT : Attribution.MISSING,
         new DmaApiCall(null, null, null, null, null, null, null, null, (int) fields.number("mapped=")));
   }
@@ -715,7 +723,7 @@ public final class FtraceImporter {
     Long size = fields.has("size=") ? fields.number("size=")
         : fields.has("sg_dma_len=") ? fields.number("sg_dma_len=") : null;
     startCall(ctx, call, device, dma);
-    emit(type, event, kernel.domainOfDevice(device), device, Attribution.TRACE,
+    emit(type, event, kernel.boundDomainOfDevice(device), device, Attribution.TRACE,
         new DmaApiCall(dma, size, null, fields.has("dir=") ? fields.string("dir=") : null, null, null, null,
             fields.has("nents=") ? (int) fields.number("nents=") : null, null));
   }
@@ -739,8 +747,13 @@ public final class FtraceImporter {
 
   private void resolveWaitingUnmap(CpuContext ctx, long domain, Predicate<Unmapping> matches) {
     if (domain < 0) return;
-    boolean resolved = resolveWaiting(ctx, h -> h.event.getPayload() instanceof Unmapping u && matches.test(u),
-        domain, kernel.soleDevice(domain));
+    Predicate<HeldEvent> unmap = h -> h.event.getPayload() instanceof Unmapping u && matches.test(u);
+    // The unmap's call named a device whose domain was not known yet: this is that device's domain.
+    if (ctx.unmapDevice != null && kernel.boundDomainOfDevice(ctx.unmapDevice) < 0
+        && ctx.waiting.stream().anyMatch(h -> h.waiting && unmap.test(h))) {
+      kernel.bindDevice(ctx.unmapDevice, domain);
+    }
+    boolean resolved = resolveWaiting(ctx, unmap, domain, kernel.soleDevice(domain));
     if (resolved) ctx.unmapDomain = domain;
   }
 
