@@ -720,8 +720,9 @@ public final class FtraceImporter {
       throws MalformedLineException {
     String device = fields.string("dev=");
     long dma = fields.hex(addrKey);
-    Long size = fields.has("size=") ? fields.number("size=")
-        : fields.has("sg_dma_len=") ? fields.number("sg_dma_len=") : null;
+    Long size = null; // a nested ?: would unbox the null
+    if (fields.has("size=")) size = fields.number("size=");
+    else if (fields.has("sg_dma_len=")) size = fields.number("sg_dma_len=");
     startCall(ctx, call, device, dma);
     emit(type, event, kernel.boundDomainOfDevice(device), device, Attribution.TRACE,
         new DmaApiCall(dma, size, null, fields.has("dir=") ? fields.string("dir=") : null, null, null, null,
