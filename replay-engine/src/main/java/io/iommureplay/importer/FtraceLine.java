@@ -6,7 +6,8 @@ package io.iommureplay.importer;
  * <p>Layout (tracefs "trace" file and {@code trace-cmd report}): {@code COMM-PID [CPU] FLAGS
  * TIMESTAMP: EVENT: BODY}. COMM may contain '-', '/', ':' and spaces; FLAGS (irqs-off,
  * need-resched, hardirq/softirq, preempt depth, migrate-disable) is absent from plain {@code
- * trace-cmd report} output. Lines that start with '#' are headers.
+ * trace-cmd report} output. Lines that start with '#', and the "cpus=N" line trace-cmd report
+ * starts with, are headers.
  */
 public final class FtraceLine {
   /** Interrupt nesting the line was recorded in, from the third FLAGS character. */
@@ -55,7 +56,7 @@ public final class FtraceLine {
   /**
    * Parses {@code line} into this object.
    *
-   * @return false for blank and '#' header lines
+   * @return false for blank, '#' and "cpus=N" header lines
    * @throws MalformedLineException when the line is neither a header nor an event line
    */
   public boolean parse(String line) throws MalformedLineException {
@@ -63,7 +64,7 @@ public final class FtraceLine {
     int n = line.length();
     int i = 0;
     while (i < n && line.charAt(i) == ' ') i++;
-    if (i == n || line.charAt(i) == '#') return false;
+    if (i == n || line.charAt(i) == '#' || isCpuCount(line, i)) return false;
     int open = cpuBracket(line, i, i);
     if (open < 0) throw new MalformedLineException("no [CPU] field after COMM-PID");
     MalformedLineException first = null;
@@ -126,6 +127,15 @@ public final class FtraceLine {
       if (q < digitsEnd && line.charAt(q) == '-') return open;
     }
     return -1;
+  }
+
+  /** The "cpus=N" line that starts {@code trace-cmd report} output. */
+  private static boolean isCpuCount(String line, int from) {
+    if (!line.startsWith("cpus=", from) || line.length() == from + 5) return false;
+    for (int p = from + 5; p < line.length(); p++) {
+      if (!isDigit(line.charAt(p))) return false;
+    }
+    return true;
   }
 
   /** ASCII digits only: Character.isDigit also accepts other scripts' digits, which are no CPU number. */
