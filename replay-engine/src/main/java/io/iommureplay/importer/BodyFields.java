@@ -58,6 +58,52 @@ final class BodyFields {
     return s.substring(v, end < 0 ? s.length() : end);
   }
 
+  /**
+   * An array as {@code __print_array} prints it, {@code {0x1000,0x2000}} (the dma:* scatterlist events); null when
+   * {@code key} is absent.
+   */
+  long[] hexArray(String key) throws MalformedLineException {
+    int v = valueIndex(key);
+    if (v < 0) return null;
+    int space = s.indexOf(' ', v);
+    int end = space < 0 ? s.length() : space;
+    if (end - v < 2 || s.charAt(v) != '{' || s.charAt(end - 1) != '}') throw badArray(key, v);
+    if (end - v == 2) return new long[0];
+    String[] elements = s.substring(v + 1, end - 1).split(",", -1);
+    long[] values = new long[elements.length];
+    for (int i = 0; i < elements.length; i++) {
+      String e = elements[i];
+      if (!e.startsWith("0x") || e.length() < 3 || e.length() > 18) throw badArray(key, v);
+      try {
+        values[i] = Long.parseUnsignedLong(e, 2, e.length(), 16);
+      } catch (NumberFormatException x) {
+        throw badArray(key, v);
+      }
+    }
+    return values;
+  }
+
+  private MalformedLineException badArray(String key, int v) {
+    int space = s.indexOf(' ', v);
+    return new MalformedLineException("bad array for " + key.substring(0, key.length() - 1) + ": "
+        + s.substring(v, space < 0 ? s.length() : space));
+  }
+
+  /** The total of a {@code shown/total} count such as dma_map_sg's {@code nents=128/130}. */
+  long total(String key) throws MalformedLineException {
+    int v = require(key);
+    int end = endOfToken(v);
+    int slash = s.indexOf('/', v);
+    try {
+      if (slash < 0 || slash >= end) throw new NumberFormatException();
+      Integer.parseInt(s, v, slash, 10);
+      return Integer.parseInt(s, slash + 1, end, 10);
+    } catch (NumberFormatException e) {
+      throw new MalformedLineException("bad count for " + key.substring(0, key.length() - 1) + ": "
+          + s.substring(v, end));
+    }
+  }
+
   private int require(String key) throws MalformedLineException {
     int v = valueIndex(key);
     if (v < 0) throw new MalformedLineException("missing field " + key.substring(0, key.length() - 1));
@@ -88,8 +134,15 @@ final class BodyFields {
       char ch = s.charAt(p);
       if (ch < '0' || ch > '9') break;
       if (value > (Long.MAX_VALUE - 9) / 10) {
-        // %zu/%llu can exceed a signed long: accept the full unsigned range.
-        return Long.parseUnsignedLong(s.substring(start, endOfToken(p)));
+        // %zu/%llu can exceed a signed long: accept the full unsigned range, and no more.
+        String token = s.substring(start, endOfToken(p));
+        try {
+          if (!negative) return Long.parseUnsignedLong(token);
+        } catch (NumberFormatException e) {
+          // falls through to the rejection below
+        }
+        throw new MalformedLineException("bad number for " + key.substring(0, key.length() - 1) + ": "
+            + (negative ? "-" : "") + token);
       }
       value = value * 10 + (ch - '0');
     }

@@ -140,7 +140,8 @@ public final class FtraceImporter {
       case "tracing_mark_write" -> emit(EventType.MARKER, event, -1, null, Attribution.NOT_NEEDED,
           new TraceMarker(line.body().strip()));
       default -> {
-        if (event.startsWith("dma_")) onDmaApi(event);
+        // A dma:* body starts with the device name; a kprobe's with "(func+...)", whatever the probe is called.
+        if (event.startsWith("dma_") && BodyFields.probedFunction(line.text, line.bodyStart) == null) onDmaApi(event);
         else onKprobeOrUnknown(event);
       }
     }
@@ -159,7 +160,7 @@ public final class FtraceImporter {
     int prot = 0;
     if (ctx.call == DmaCall.MAP || ctx.call == DmaCall.MAP_SG) {
       device = ctx.callDevice;
-      domain = kernel.domainOfDevice(device);
+      domain = kernel.boundDomainOfDevice(device);
       prot = ctx.callProt;
     }
     Mapping payload = new Mapping(iova, size, paddr, prot, null);
@@ -182,13 +183,21 @@ public final class FtraceImporter {
     ctx.endFlushChain();
     expireWaiting(ctx);
     Unmapping payload = new Unmapping(iova, size, unmapped, null);
-    boolean fromCall = (ctx.call == DmaCall.UNMAP || ctx.call == DmaCall.UNMAP_SG)
-        && alignDown(ctx.callDmaAddr, kernel.granule(kernel.domainOfDevice(ctx.callDevice))) == iova;
+    boolean inCall = ctx.call == DmaCall.UNMAP || ctx.call == DmaCall.UNMAP_SG;
+    long callDomain = inCall ? kernel.boundDomainOfDevice(ctx.callDevice) : -1;
+    boolean fromCall = inCall && alignDown(ctx.callDmaAddr, kernel.granule(callDomain)) == iova;
     ctx.unmapPending = true;
     ctx.unmapIova = iova;
     ctx.unmapSize = size;
-    if (fromCall) {
-      long domain = kernel.domainOfDevice(ctx.callDevice);
+    if (fromCall && callDomain < 0) {
+      // The device's domain is not known yet (the capture began after it was set up): the fq_ring_free or
+      // iotlb_sync that follows names it, and so the device's (see resolveWaitingUnmap).
+      ctx.unmapDomain = -1;
+      ctx.unmapDevice = ctx.callDevice;
+      ctx.call = DmaCall.NONE;
+      mapOrUnmap(EventType.UNMAP, -1, null, Attribution.MISSING, payload, ctx);
+    } else if (fromCall) {
+      long domain = callDomain;
       ctx.unmapDomain = domain;
       ctx.unmapDevice = ctx.callDevice;
       ctx.call = DmaCall.NONE;
@@ -212,7 +221,8 @@ public final class FtraceImporter {
       trackLive(event);
       emit(event);
     } else {
-      HeldEvent h = new HeldEvent(event, lineNumber + ATTRIBUTION_HORIZON_LINES, true);
+      // Deadlines count lines across files (like seq): a file's own line numbers restart at 1.
+      HeldEvent h = new HeldEvent(event, seqOffset + lineNumber + ATTRIBUTION_HORIZON_LINES, true);
       waitOn.waiting.add(h);
       held.add(h);
     }
@@ -231,7 +241,14 @@ public final class FtraceImporter {
 
   private void onAttach() throws MalformedLineException {
     String device = fields.string("device=");
-    context().attachedDevices.add(device);
+    // A group's devices attach together, then its IOVA domain is set up. Devices of an earlier group that got
+    // none (identity, blocked or VFIO domains) must not be bound to the next group's.
+    List<String> attached = context().attachedDevices;
+    Integer group = kernel.groupOf(device);
+    if (!attached.isEmpty() && group != null && !group.equals(kernel.groupOf(attached.get(attached.size() - 1)))) {
+      attached.clear();
+    }
+    if (!attached.contains(device)) attached.add(device);
     emit(EventType.ATTACH, line.event(), kernel.boundDomainOfDevice(device), device, Attribution.TRACE,
         new DeviceBinding(kernel.groupOf(device)));
   }
@@ -347,7 +364,7 @@ public final class FtraceImporter {
       case "dma_unmap_page", "dma_unmap_resource", "dma_unmap_phys" -> EventType.DMA_UNMAP;
       case "dma_map_sg", "dma_map_sg_err" -> EventType.DMA_MAP_SG;
       case "dma_unmap_sg" -> EventType.DMA_UNMAP_SG;
-      case "dma_alloc", "dma_alloc_pages", "dma_alloc_sgt" -> EventType.DMA_ALLOC;
+      case "dma_alloc", "dma_alloc_pages", "dma_alloc_sgt", "dma_alloc_sgt_err" -> EventType.DMA_ALLOC;
       case "dma_free", "dma_free_pages", "dma_free_sgt" -> EventType.DMA_FREE;
       default -> event.startsWith("dma_sync_") ? EventType.DMA_SYNC : null;
     };
@@ -358,25 +375,65 @@ public final class FtraceImporter {
     String body = line.body();
     int space = body.indexOf(' ');
     String device = space > 0 ? body.substring(0, space) : body;
-    Long dmaAddr = fields.has("dma_addr=") ? fields.hex("dma_addr=") : null;
+    // dma_map_sg_err and dma_alloc_sgt_err: nothing was mapped (dma_alloc_sgt_err prints dma_addr=0).
+    boolean failed = event.endsWith("_err");
+    Long dmaAddr = fields.has("dma_addr=") && !failed ? fields.hex("dma_addr=") : null;
     Long size = fields.has("size=") ? fields.number("size=") : null;
     Long phys = fields.has("phys_addr=") ? fields.hex("phys_addr=") : null;
     String dir = fields.has("dir=") ? fields.string("dir=") : null;
     String attrs = fields.has("attrs=") ? fields.string("attrs=") : null;
+    // Scatterlists are printed as arrays (__print_array): the physical addresses of the entries passed, and the
+    // DMA segments made with their lengths. dma_map_sg_err prints the physical addresses under dma_addrs=.
+    long[] physAddrs = fields.hexArray("phys_addrs=");
+    long[] dmaAddrs = fields.hexArray("dma_addrs=");
+    if (failed && dmaAddrs != null) {
+      physAddrs = dmaAddrs;
+      dmaAddrs = null;
+    }
+    Integer nents = null;
+    Integer mapped = failed && type == EventType.DMA_MAP_SG ? 0 : null;
+    if (physAddrs != null) {
+      if (physAddrs.length > 0) phys = physAddrs[0];
+      nents = physAddrs.length;
+    }
+    long[] lengths = {size == null ? 1 : size};
+    if (dmaAddrs != null) {
+      lengths = fields.hexArray("sizes=");
+      if (lengths == null || lengths.length != dmaAddrs.length) {
+        throw new MalformedLineException(dmaAddrs.length + " dma_addrs but " + (lengths == null ? "no" : lengths.length)
+            + " sizes");
+      }
+      dmaAddr = dmaAddrs.length > 0 ? dmaAddrs[0] : null;
+      size = Arrays.stream(lengths).sum();
+      if (physAddrs != null) mapped = dmaAddrs.length;
+      else nents = dmaAddrs.length;
+    } else if (dmaAddr != null) {
+      dmaAddrs = new long[] {dmaAddr};
+    }
+    // Later dma_map_sg: "nents=%d/%d ents=%d/%d", entries shown / in all (its arrays stop at 128 entries).
+    if (fields.has("nents=")) nents = (int) fields.total("nents=");
+    if (fields.has("ents=")) mapped = (int) fields.total("ents=");
     long domain = kernel.domainOfDevice(device);
-    // These tracepoints fire after the mapping is made and after the unmap: they name the device
-    // of the map/unmap lines just before them on this context.
-    if (dmaAddr != null) {
+    // The map, alloc and unmap tracepoints fire after the IOMMU work is done: they name the device of the
+    // map/unmap lines just before them on this context.
+    if (dmaAddrs != null && dmaAddrs.length > 0) {
       long granule = kernel.granule(domain);
-      resolveWaiting(context(), h -> covers(h.event, dmaAddr, granule), domain, device);
+      long[] starts = dmaAddrs;
+      long[] sizes = lengths;
+      resolveWaiting(context(), h -> covers(h.event, starts, sizes, granule), domain, device);
     }
     emit(type, event, domain, device, Attribution.TRACE,
-        new DmaApiCall(dmaAddr, size, phys, dir, attrs, null, null, null, null));
+        new DmaApiCall(dmaAddr, size, phys, dir, attrs, null, null, nents, mapped));
   }
 
-  private static boolean covers(IommuEvent e, long dmaAddr, long granule) {
-    if (e.getPayload() instanceof Mapping m) return dmaAddr >= m.getIova() && dmaAddr < m.getIova() + m.getSize();
-    if (e.getPayload() instanceof Unmapping u) return alignDown(dmaAddr, granule) == u.getIova();
+  /** Whether a held map or unmap is one of the DMA segments {@code [addrs[i], addrs[i] + lengths[i])}. */
+  private static boolean covers(IommuEvent e, long[] addrs, long[] lengths, long granule) {
+    for (int i = 0; i < addrs.length; i++) {
+      long start = alignDown(addrs[i], granule);
+      long end = addrs[i] + Math.max(lengths[i], 1);
+      if (e.getPayload() instanceof Mapping m && m.getIova() < end && start < m.getIova() + m.getSize()) return true;
+      if (e.getPayload() instanceof Unmapping u && start == u.getIova()) return true;
+    }
     return false;
   }
 
@@ -436,6 +493,7 @@ public final class FtraceImporter {
   private void onInitIovaDomain(CpuContext ctx) throws MalformedLineException {
     long iovad = fields.hex("iovad=");
     long granule = fields.number("granule=");
+    long startPfn = fields.hex("start_pfn="); // all fields before any state changes: a bad line changes nothing
     long domain = kernel.newDomain();
     kernel.bindIovad(iovad, domain, granule);
     // iommu_setup_dma_ops → iommu_dma_init_domain runs for the group being attached, right after
@@ -447,7 +505,7 @@ public final class FtraceImporter {
     resolveWaiting(ctx, h -> h.event.getType() == EventType.MAP, domain, first);
     emit(EventType.IOVA_DOMAIN_INIT, line.event(), domain, first,
         first == null ? Attribution.TRACE : Attribution.CPU_CONTEXT,
-        new IovaDomainInit(granule, fields.hex("start_pfn="), iovad, first == null ? null : kernel.groupOf(first)));
+        new IovaDomainInit(granule, startPfn, iovad, first == null ? null : kernel.groupOf(first)));
   }
 
   private void onAllocIovaFast(CpuContext ctx, String event) throws MalformedLineException {
@@ -548,7 +606,7 @@ public final class FtraceImporter {
 
   private void onFqRingFree(CpuContext ctx, String event) throws MalformedLineException {
     long cookie = fields.hex("cookie=");
-    long queue = fields.has("fq=") ? fields.hex("fq=") : 0;
+    Long queue = fields.has("fq=") ? (Long) fields.hex("fq=") : null;
     long domain = kernel.domainOfCookie(cookie);
     if (ctx.unmapPending) {
       // queue_iova() starts with fq_ring_free(): this line is the lazy unmap being queued.
@@ -631,7 +689,7 @@ public final class FtraceImporter {
     Integer prot = fields.has("prot=") ? (int) fields.number("prot=") : null;
     startCall(ctx, DmaCall.MAP, device, 0);
     ctx.callProt = prot == null ? 0 : prot;
-    emit(EventType.DMA_MAP, event, kernel.domainOfDevice(device), device, Attribution.TRACE,
+    emit(EventType.DMA_MAP, event, kernel.boundDomainOfDevice(device), device, Attribution.TRACE,
         new DmaApiCall(null, fields.number("size="), fields.hex("phys="), null, null, prot,
             fields.has("dma_mask=") ? fields.hex("dma_mask=") : null, null, null));
   }
@@ -640,7 +698,7 @@ public final class FtraceImporter {
     long dma = fields.hex("dma=");
     String device = ctx.call == DmaCall.MAP ? ctx.callDevice : null;
     ctx.call = DmaCall.NONE;
-    long domain = kernel.domainOfDevice(device);
+    long domain = kernel.boundDomainOfDevice(device);
     emit(EventType.DMA_MAP_DONE, event, domain, device, device != null ? Attribution.CPU_CONTEXT : Attribution.MISSING,
         new DmaApiCall(dma, null, null, null, null, null, null, null, null));
   }
@@ -650,7 +708,7 @@ public final class FtraceImporter {
     String dir = fields.has("dir=") ? fields.string("dir=") : null;
     startCall(ctx, DmaCall.MAP_SG, device, 0);
     ctx.callProt = protOfDirection(dir);
-    emit(EventType.DMA_MAP_SG, event, kernel.domainOfDevice(device), device, Attribution.TRACE,
+    emit(EventType.DMA_MAP_SG, event, kernel.boundDomainOfDevice(device), device, Attribution.TRACE,
         new DmaApiCall(null, null, null, dir, null, null, null,
             fields.has("nents=") ? (int) fields.number("nents=") : null, null));
   }
@@ -658,7 +716,7 @@ public final class FtraceImporter {
   private void onDmaMapSgReturn(CpuContext ctx, String event) throws MalformedLineException {
     String device = ctx.call == DmaCall.MAP_SG ? ctx.callDevice : null;
     ctx.call = DmaCall.NONE;
-    emit(EventType.DMA_MAP_SG_DONE, event, kernel.domainOfDevice(device), device,
+    emit(EventType.DMA_MAP_SG_DONE, event, kernel.boundDomainOfDevice(device), device,
         device != null ? Attribution.CPU_CONTEXT : Attribution.MISSING,
         new DmaApiCall(null, null, null, null, null, null, null, null, (int) fields.number("mapped=")));
   }
@@ -667,10 +725,11 @@ public final class FtraceImporter {
       throws MalformedLineException {
     String device = fields.string("dev=");
     long dma = fields.hex(addrKey);
-    Long size = fields.has("size=") ? fields.number("size=")
-        : fields.has("sg_dma_len=") ? fields.number("sg_dma_len=") : null;
+    Long size = null; // a nested ?: would unbox the null
+    if (fields.has("size=")) size = fields.number("size=");
+    else if (fields.has("sg_dma_len=")) size = fields.number("sg_dma_len=");
     startCall(ctx, call, device, dma);
-    emit(type, event, kernel.domainOfDevice(device), device, Attribution.TRACE,
+    emit(type, event, kernel.boundDomainOfDevice(device), device, Attribution.TRACE,
         new DmaApiCall(dma, size, null, fields.has("dir=") ? fields.string("dir=") : null, null, null, null,
             fields.has("nents=") ? (int) fields.number("nents=") : null, null));
   }
@@ -710,8 +769,13 @@ public final class FtraceImporter {
 
   private void resolveWaitingUnmap(CpuContext ctx, long domain, Predicate<Unmapping> matches) {
     if (domain < 0) return;
-    boolean resolved = resolveWaiting(ctx, h -> h.event.getPayload() instanceof Unmapping u && matches.test(u),
-        domain, kernel.soleDevice(domain));
+    Predicate<HeldEvent> unmap = h -> h.event.getPayload() instanceof Unmapping u && matches.test(u);
+    // The unmap's call named a device whose domain was not known yet: this is that device's domain.
+    if (ctx.unmapDevice != null && kernel.boundDomainOfDevice(ctx.unmapDevice) < 0
+        && ctx.waiting.stream().anyMatch(h -> h.waiting && unmap.test(h))) {
+      kernel.bindDevice(ctx.unmapDevice, domain);
+    }
+    boolean resolved = resolveWaiting(ctx, unmap, domain, kernel.soleDevice(domain));
     if (resolved) ctx.unmapDomain = domain;
   }
 
@@ -755,7 +819,7 @@ public final class FtraceImporter {
 
   private void expireHeld() {
     HeldEvent head = held.peekFirst();
-    if (head != null && head.waiting && head.deadlineLine <= lineNumber) {
+    if (head != null && head.waiting && head.deadlineLine <= seqOffset + lineNumber) {
       giveUp(head);
       drainHeld();
     }

@@ -20,7 +20,10 @@ final class LiveMappings {
 
   void unmapped(long domain, long iova, long size) {
     NavigableMap<Long, Long> starts = startsByDomain.get(domain);
-    if (starts != null) starts.subMap(iova, true, iova + size, false).clear();
+    if (starts == null) return;
+    // %zu sizes may exceed a signed long: a range that wraps past the top ends there.
+    long end = iova + size;
+    (end >= iova ? starts.subMap(iova, true, end, false) : starts.tailMap(iova, true)).clear();
   }
 
   /** The one domain with a live mapping that starts at {@code iova}; -1 when none or several have one. */
