@@ -60,14 +60,19 @@ public final class ImportThroughput {
       double parseRate = rate(lines, parse);
       double fullRate = rate(lines, full);
       double uncompressedRate = rate(lines, uncompressed);
-      System.out.printf("trace %s: %,d lines; median of %d rounds after %d warm-up rounds, one thread%n", trace,
-          lines, MEASURED_ROUNDS, WARMUP_ROUNDS);
-      System.out.printf("  decompress + split into lines (baseline): %6.2f M lines/s%n", rawRate / 1e6);
-      System.out.printf("  import, parse + attribute only:           %6.2f M lines/s  (%.0f%% of baseline)%n",
+      System.out.printf(
+          "trace %s: %,d lines; median of %d rounds after %d warm-up rounds, one thread%n",
+          trace, lines, MEASURED_ROUNDS, WARMUP_ROUNDS);
+      System.out.printf(
+          "  decompress + split into lines (baseline): %6.2f M lines/s%n", rawRate / 1e6);
+      System.out.printf(
+          "  import, parse + attribute only:           %6.2f M lines/s  (%.0f%% of baseline)%n",
           parseRate / 1e6, 100 * parseRate / rawRate);
-      System.out.printf("  import, including the Avro file write:    %6.2f M lines/s  (%.0f%% of baseline)%n",
+      System.out.printf(
+          "  import, including the Avro file write:    %6.2f M lines/s  (%.0f%% of baseline)%n",
           fullRate / 1e6, 100 * fullRate / rawRate);
-      System.out.printf("  the same, Avro file not compressed:       %6.2f M lines/s  (%.0f%% of baseline)%n",
+      System.out.printf(
+          "  the same, Avro file not compressed:       %6.2f M lines/s  (%.0f%% of baseline)%n",
           uncompressedRate / 1e6, 100 * uncompressedRate / rawRate);
     } finally {
       Files.deleteIfExists(avro);
@@ -89,14 +94,17 @@ public final class ImportThroughput {
   }
 
   private static void importToFile(Path trace, Path avro, CodecFactory codec) throws IOException {
-    try (EventFiles.RecordWriter<IommuEvent> writer = EventFiles.writer(avro, IommuEvent.class, codec)) {
-      importTo(trace, event -> {
-        try {
-          writer.append(event);
-        } catch (IOException e) {
-          throw new UncheckedIOException(e);
-        }
-      });
+    try (EventFiles.RecordWriter<IommuEvent> writer =
+        EventFiles.writer(avro, IommuEvent.class, codec)) {
+      importTo(
+          trace,
+          event -> {
+            try {
+              writer.append(event);
+            } catch (IOException e) {
+              throw new UncheckedIOException(e);
+            }
+          });
     }
   }
 
@@ -105,15 +113,18 @@ public final class ImportThroughput {
   }
 
   private static void importTo(Path trace, EventConsumer consumer) throws IOException {
-    FtraceImporter importer = new FtraceImporter("bench", new ImportSink() {
-      @Override
-      public void event(IommuEvent event) {
-        consumer.accept(event);
-      }
+    FtraceImporter importer =
+        new FtraceImporter(
+            "bench",
+            new ImportSink() {
+              @Override
+              public void event(IommuEvent event) {
+                consumer.accept(event);
+              }
 
-      @Override
-      public void rejected(RejectedLine line) {}
-    });
+              @Override
+              public void rejected(RejectedLine line) {}
+            });
     try (BufferedReader in = TraceInput.open(trace)) {
       importer.read(trace.toString(), in);
     }

@@ -37,7 +37,10 @@ import picocli.CommandLine.Spec;
           + "written to OUT.rejected.txt, and the import goes on.",
     },
     exitCodeListHeading = "%nExit status:%n",
-    exitCodeList = {"0:the input was read (rejected lines or not)", "2:an input could not be read or OUT not written"})
+    exitCodeList = {
+      "0:the input was read (rejected lines or not)",
+      "2:an input could not be read or OUT not written"
+    })
 final class ImportCommand implements Callable<Integer> {
   private static final int REJECTS_SHOWN = 10;
 
@@ -46,13 +49,20 @@ final class ImportCommand implements Callable<Integer> {
   @Parameters(arity = "1..*", paramLabel = "TRACE", description = "Trace files, read in order.")
   List<Path> inputs;
 
-  @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT",
-      description = "Event file to write: Avro container, or JSON lines when the name ends in .jsonl.")
+  @Option(
+      names = {"-o", "--output"},
+      required = true,
+      paramLabel = "OUT",
+      description =
+          "Event file to write: Avro container, or JSON lines when the name ends in .jsonl.")
   Path output;
 
-  @Option(names = "--host", paramLabel = "NAME",
-      description = "Host of all ftrace inputs, read as one trace in order. Default: each file is its own "
-          + "host, named after the file (lazy-smp2.trace.gz → lazy-smp2).")
+  @Option(
+      names = "--host",
+      paramLabel = "NAME",
+      description =
+          "Host of all ftrace inputs, read as one trace in order. Default: each file is its own "
+              + "host, named after the file (lazy-smp2.trace.gz → lazy-smp2).")
   String host;
 
   @Override
@@ -64,21 +74,30 @@ final class ImportCommand implements Callable<Integer> {
     TraceFiles.Report report;
     try (EventOutput events = EventOutput.open(output);
         Rejects rejects = new Rejects(rejectsFile, err)) {
-      report = TraceFiles.read(inputs, host, new ImportSink() {
-        @Override
-        public void event(IommuEvent event) {
-          events.write(event);
-        }
+      report =
+          TraceFiles.read(
+              inputs,
+              host,
+              new ImportSink() {
+                @Override
+                public void event(IommuEvent event) {
+                  events.write(event);
+                }
 
-        @Override
-        public void rejected(RejectedLine line) {
-          rejects.add(line);
-        }
-      });
+                @Override
+                public void rejected(RejectedLine line) {
+                  rejects.add(line);
+                }
+              });
     }
     for (TraceFiles.FileReport file : report.files()) {
-      out.printf("%s: %s%s, %,d events, %,d rejected lines%n", file.file(), describe(file.kind()),
-          file.host() == null ? "" : " of host " + file.host(), file.events(), file.rejected());
+      out.printf(
+          "%s: %s%s, %,d events, %,d rejected lines%n",
+          file.file(),
+          describe(file.kind()),
+          file.host() == null ? "" : " of host " + file.host(),
+          file.events(),
+          file.rejected());
     }
     report.ftraceByHost().forEach((h, stats) -> printStats(out, h, stats));
     long rejected = report.files().stream().mapToLong(TraceFiles.FileReport::rejected).sum();
@@ -96,12 +115,14 @@ final class ImportCommand implements Callable<Integer> {
   }
 
   private static void printStats(PrintWriter out, String host, ImportStats stats) {
-    out.printf("%nhost %s: %,d lines (%,d header), %,d events, %,d malformed%n", host, stats.lines(),
-        stats.headerLines(), stats.events(), stats.malformedLines());
+    out.printf(
+        "%nhost %s: %,d lines (%,d header), %,d events, %,d malformed%n",
+        host, stats.lines(), stats.headerLines(), stats.events(), stats.malformedLines());
     out.println("events per trace event:");
     printCounts(out, stats.eventsBySource());
-    out.printf("map/unmap attributed to device and domain: %.2f%% %s%n", stats.mapUnmapAttributionRate() * 100,
-        describeAttribution(stats.mapUnmapAttribution()));
+    out.printf(
+        "map/unmap attributed to device and domain: %.2f%% %s%n",
+        stats.mapUnmapAttributionRate() * 100, describeAttribution(stats.mapUnmapAttribution()));
     if (stats.unknownKinds().isEmpty()) {
       out.println("unknown line kinds: none");
     } else {
@@ -112,19 +133,26 @@ final class ImportCommand implements Callable<Integer> {
 
   private static String describeAttribution(Map<Attribution, Long> counts) {
     StringBuilder s = new StringBuilder("(");
-    counts.forEach((a, n) -> s.append(s.length() > 1 ? ", " : "").append(a.name().toLowerCase()).append(' ')
-        .append(String.format("%,d", n)));
+    counts.forEach(
+        (a, n) ->
+            s.append(s.length() > 1 ? ", " : "")
+                .append(a.name().toLowerCase())
+                .append(' ')
+                .append(String.format("%,d", n)));
     return s.append(')').toString();
   }
 
   private static void printCounts(PrintWriter out, Map<String, Long> counts) {
     counts.entrySet().stream()
-        .sorted(Map.Entry.<String, Long>comparingByValue(Comparator.reverseOrder()).thenComparing(Map.Entry.comparingByKey()))
+        .sorted(
+            Map.Entry.<String, Long>comparingByValue(Comparator.reverseOrder())
+                .thenComparing(Map.Entry.comparingByKey()))
         .forEach(e -> out.printf("%12d  %s%n", e.getValue(), e.getKey()));
   }
 
   /** The output file, Avro or JSON lines by name. */
-  private record EventOutput(Path file, Closeable resource, EventWrite writeOne) implements AutoCloseable {
+  private record EventOutput(Path file, Closeable resource, EventWrite writeOne)
+      implements AutoCloseable {
     @FunctionalInterface
     interface EventWrite {
       void write(IommuEvent event) throws IOException;

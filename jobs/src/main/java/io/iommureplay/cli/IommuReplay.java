@@ -6,13 +6,17 @@ import java.nio.file.NoSuchFileException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code iommu-replay} command: one launcher, a subcommand per job (SPEC "Contract → Command line"). */
+/**
+ * The {@code iommu-replay} command: one launcher, a subcommand per job (SPEC "Contract → Command
+ * line").
+ */
 @Command(
     name = "iommu-replay",
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
-    description = "Replays recorded IOMMU/DMA events against a model of the IOMMU and reports writer races, "
-        + "use-after-unmap windows under lazy IOTLB flushing, and IOVA allocator fragmentation.",
+    description =
+        "Replays recorded IOMMU/DMA events against a model of the IOMMU and reports writer races, "
+            + "use-after-unmap windows under lazy IOTLB flushing, and IOVA allocator fragmentation.",
     subcommands = {ImportCommand.class, CommandLine.HelpCommand.class})
 public final class IommuReplay {
   public static void main(String[] args) {
@@ -22,11 +26,12 @@ public final class IommuReplay {
   /** The configured command line, shared by main and the tests. */
   public static CommandLine commandLine() {
     return new CommandLine(new IommuReplay())
-        .setExecutionExceptionHandler((e, cmd, parsed) -> {
-          cmd.getErr().println("iommu-replay " + cmd.getCommandName() + ": " + messageOf(e));
-          if (System.getenv("IOMMU_REPLAY_DEBUG") != null) e.printStackTrace(cmd.getErr());
-          return 2;
-        });
+        .setExecutionExceptionHandler(
+            (e, cmd, parsed) -> {
+              cmd.getErr().println("iommu-replay " + cmd.getCommandName() + ": " + messageOf(e));
+              if (System.getenv("IOMMU_REPLAY_DEBUG") != null) e.printStackTrace(cmd.getErr());
+              return 2;
+            });
   }
 
   private static String messageOf(Throwable e) {

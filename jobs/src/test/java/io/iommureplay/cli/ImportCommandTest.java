@@ -18,7 +18,8 @@ import picocli.CommandLine;
 
 class ImportCommandTest {
   private static final Path SAMPLE =
-      Path.of(System.getProperty("iommureplay.project.dir", "..")).resolve("samples/lazy-smp2-head.trace.xz");
+      Path.of(System.getProperty("iommureplay.project.dir", ".."))
+          .resolve("samples/lazy-smp2-head.trace.xz");
 
   @TempDir Path dir;
 
@@ -85,7 +86,9 @@ class ImportCommandTest {
   @Test
   void badLinesAreReportedKeptAndSkipped() throws IOException {
     Path trace = dir.resolve("bad.trace");
-    Files.writeString(trace, """
+    Files.writeString(
+        trace,
+        """
         # tracer: nop
                   init-1       [000] .....     2.164400: map: IOMMU: iova=0x0000000000000000 - 0x0000000001000000 paddr=0x0000000000000000 size=16777216
                   init-1       [000] .....     2.164401: map: IOMMU: iova=0xZZ - 0x0000000001000000 paddr=0x0 size=4096
@@ -100,12 +103,19 @@ class ImportCommandTest {
     assertThat(run.err()).contains("bad.trace:3: bad number for iova").contains("bad.trace:4: ");
     assertThat(Files.readAllLines(dir.resolve("bad.avro.rejected.txt"))).hasSize(2);
     assertThat(run.out()).contains("1  sched_switch");
-    assertThat(read(out)).extracting(IommuEvent::getType).containsExactly(EventType.MAP, EventType.UNMAP);
+    assertThat(read(out))
+        .extracting(IommuEvent::getType)
+        .containsExactly(EventType.MAP, EventType.UNMAP);
   }
 
   @Test
   void anUnreadableInputIsAClearError() {
-    Run run = run("import", dir.resolve("missing.trace").toString(), "-o", dir.resolve("x.avro").toString());
+    Run run =
+        run(
+            "import",
+            dir.resolve("missing.trace").toString(),
+            "-o",
+            dir.resolve("x.avro").toString());
 
     assertThat(run.exit()).isEqualTo(2);
     assertThat(run.err()).contains("no such file: " + dir.resolve("missing.trace"));
@@ -116,7 +126,8 @@ class ImportCommandTest {
     Run run = run("--help");
 
     assertThat(run.exit()).isZero();
-    assertThat(IommuReplay.commandLine().getSubcommands().keySet()).containsExactly("import", "help");
+    assertThat(IommuReplay.commandLine().getSubcommands().keySet())
+        .containsExactly("import", "help");
     assertThat(run.out()).containsPattern("(?m)^\\s+import\\s+Reads Linux ftrace text");
   }
 }

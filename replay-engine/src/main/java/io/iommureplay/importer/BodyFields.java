@@ -3,8 +3,8 @@ package io.iommureplay.importer;
 /**
  * Reads {@code name=value} fields out of a trace line body, as tracepoints and kprobe events print
  * them: {@code iova=0x00000000ffff2000}, {@code size=4096}, {@code dev="0000:00:04.0"}, {@code
- * dma_addr=ffff2000} (the dma:* events print hex without 0x). Works on the line in place; nothing is
- * allocated except for string values.
+ * dma_addr=ffff2000} (the dma:* events print hex without 0x). Works on the line in place; nothing
+ * is allocated except for string values.
  */
 final class BodyFields {
   private String s;
@@ -59,8 +59,8 @@ final class BodyFields {
   }
 
   /**
-   * An array as {@code __print_array} prints it, {@code {0x1000,0x2000}} (the dma:* scatterlist events); null when
-   * {@code key} is absent.
+   * An array as {@code __print_array} prints it, {@code {0x1000,0x2000}} (the dma:* scatterlist
+   * events); null when {@code key} is absent.
    */
   long[] hexArray(String key) throws MalformedLineException {
     int v = valueIndex(key);
@@ -85,8 +85,11 @@ final class BodyFields {
 
   private MalformedLineException badArray(String key, int v) {
     int space = s.indexOf(' ', v);
-    return new MalformedLineException("bad array for " + key.substring(0, key.length() - 1) + ": "
-        + s.substring(v, space < 0 ? s.length() : space));
+    return new MalformedLineException(
+        "bad array for "
+            + key.substring(0, key.length() - 1)
+            + ": "
+            + s.substring(v, space < 0 ? s.length() : space));
   }
 
   /** The total of a {@code shown/total} count such as dma_map_sg's {@code nents=128/130}. */
@@ -99,16 +102,18 @@ final class BodyFields {
       Integer.parseInt(s, v, slash, 10);
       return Integer.parseInt(s, slash + 1, end, 10);
     } catch (NumberFormatException e) {
-      throw new MalformedLineException("bad count for " + key.substring(0, key.length() - 1) + ": "
-          + s.substring(v, end));
+      throw new MalformedLineException(
+          "bad count for " + key.substring(0, key.length() - 1) + ": " + s.substring(v, end));
     }
   }
 
   private int require(String key) throws MalformedLineException {
     int v = valueIndex(key);
-    if (v < 0) throw new MalformedLineException("missing field " + key.substring(0, key.length() - 1));
+    if (v < 0)
+      throw new MalformedLineException("missing field " + key.substring(0, key.length() - 1));
     if (s.startsWith("(fault)", v)) {
-      throw new MalformedLineException("field " + key.substring(0, key.length() - 1) + " could not be read (fault)");
+      throw new MalformedLineException(
+          "field " + key.substring(0, key.length() - 1) + " could not be read (fault)");
     }
     return v;
   }
@@ -119,7 +124,8 @@ final class BodyFields {
     for (; p < s.length(); p++) {
       int d = Character.digit(s.charAt(p), 16);
       if (d < 0) break;
-      if (p - start >= 16) throw new MalformedLineException("hex value of " + key + " is longer than 64 bits");
+      if (p - start >= 16)
+        throw new MalformedLineException("hex value of " + key + " is longer than 64 bits");
       value = value << 4 | d;
     }
     return endOfValue(key, start, p, value);
@@ -141,8 +147,12 @@ final class BodyFields {
         } catch (NumberFormatException e) {
           // falls through to the rejection below
         }
-        throw new MalformedLineException("bad number for " + key.substring(0, key.length() - 1) + ": "
-            + (negative ? "-" : "") + token);
+        throw new MalformedLineException(
+            "bad number for "
+                + key.substring(0, key.length() - 1)
+                + ": "
+                + (negative ? "-" : "")
+                + token);
       }
       value = value * 10 + (ch - '0');
     }
@@ -151,8 +161,11 @@ final class BodyFields {
 
   private long endOfValue(String key, int start, int p, long value) throws MalformedLineException {
     if (p == start || (p < s.length() && !isSeparator(s.charAt(p)))) {
-      throw new MalformedLineException("bad number for " + key.substring(0, key.length() - 1) + ": "
-          + s.substring(start, endOfToken(p)));
+      throw new MalformedLineException(
+          "bad number for "
+              + key.substring(0, key.length() - 1)
+              + ": "
+              + s.substring(start, endOfToken(p)));
     }
     return value;
   }

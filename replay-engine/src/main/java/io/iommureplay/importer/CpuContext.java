@@ -11,17 +11,26 @@ import java.util.List;
  * level has its own context).
  */
 final class CpuContext {
-  enum DmaCall { NONE, MAP, MAP_SG, UNMAP, UNMAP_SG }
+  enum DmaCall {
+    NONE,
+    MAP,
+    MAP_SG,
+    UNMAP,
+    UNMAP_SG
+  }
 
   /** The dma-iommu call in progress (__iommu_dma_map, iommu_dma_map_sg, __iommu_dma_unmap, ...). */
   DmaCall call = DmaCall.NONE;
+
   String callDevice;
   long callDmaAddr;
+
   /** IOMMU prot bits of the map call (__iommu_dma_map's prot); 0 when not known. */
   int callProt;
 
   /** The last IOVA allocation on this context, which a following map must fall inside. */
   boolean allocRequested;
+
   long allocDomain = -1;
   long allocPages;
   long allocLimitPfn;
@@ -39,20 +48,26 @@ final class CpuContext {
 
   /** The last unmap, until the fq_ring_free that starts queue_iova() or the strict iotlb_sync. */
   boolean unmapPending;
+
   long unmapIova;
   long unmapSize;
   long unmapDomain = -1;
   String unmapDevice;
+
   /** True right after queue_iova's first fq_ring_free: a flush now means the ring was full. */
   boolean justEnqueued;
 
   /** The flush chain in progress: why, and for which domain. */
   FlushTrigger flushTrigger = FlushTrigger.UNKNOWN;
+
   long flushDomain = -1;
+
   /** The flush-queue timer that started the chain (fq_flush_timeout), 0 when none. */
   long flushTimer;
 
-  /** Devices attached on this context since the last init_iova_domain (a group attaches together). */
+  /**
+   * Devices attached on this context since the last init_iova_domain (a group attaches together).
+   */
   final List<String> attachedDevices = new ArrayList<>(4);
 
   /** Events on this context that still wait for the event that names their domain. */

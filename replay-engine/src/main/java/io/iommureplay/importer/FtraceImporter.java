@@ -136,12 +136,21 @@ public final class FtraceImporter {
       case "remove_device_from_group" -> onDeviceEvent(EventType.DEVICE_REMOVE, groupField());
       case "qi_submit" -> onQiSubmit();
       case "cache_tag_assign", "cache_tag_unassign" -> onCacheTag(event);
-      case "cache_tag_flush_all", "cache_tag_flush_range", "cache_tag_flush_range_np" -> onCacheTagFlush(event);
-      case "tracing_mark_write" -> emit(EventType.MARKER, event, -1, null, Attribution.NOT_NEEDED,
-          new TraceMarker(line.body().strip()));
+      case "cache_tag_flush_all", "cache_tag_flush_range", "cache_tag_flush_range_np" ->
+          onCacheTagFlush(event);
+      case "tracing_mark_write" ->
+          emit(
+              EventType.MARKER,
+              event,
+              -1,
+              null,
+              Attribution.NOT_NEEDED,
+              new TraceMarker(line.body().strip()));
       default -> {
-        // A dma:* body starts with the device name; a kprobe's with "(func+...)", whatever the probe is called.
-        if (event.startsWith("dma_") && BodyFields.probedFunction(line.text, line.bodyStart) == null) onDmaApi(event);
+        // A dma:* body starts with the device name; a kprobe's with "(func+...)", whatever the
+        // probe is called.
+        if (event.startsWith("dma_")
+            && BodyFields.probedFunction(line.text, line.bodyStart) == null) onDmaApi(event);
         else onKprobeOrUnknown(event);
       }
     }
@@ -165,7 +174,8 @@ public final class FtraceImporter {
     }
     Mapping payload = new Mapping(iova, size, paddr, prot, null);
     // The IOVA allocated just before on this context is the surest sign of the domain.
-    if (ctx.allocationCovers(iova / kernel.granule(ctx.allocatedDomain))) domain = ctx.allocatedDomain;
+    if (ctx.allocationCovers(iova / kernel.granule(ctx.allocatedDomain)))
+      domain = ctx.allocatedDomain;
     if (domain >= 0) {
       if (device == null) device = kernel.soleDevice(domain);
       else kernel.bindDevice(device, domain);
@@ -190,7 +200,8 @@ public final class FtraceImporter {
     ctx.unmapIova = iova;
     ctx.unmapSize = size;
     if (fromCall && callDomain < 0) {
-      // The device's domain is not known yet (the capture began after it was set up): the fq_ring_free or
+      // The device's domain is not known yet (the capture began after it was set up): the
+      // fq_ring_free or
       // iotlb_sync that follows names it, and so the device's (see resolveWaitingUnmap).
       ctx.unmapDomain = -1;
       ctx.unmapDevice = ctx.callDevice;
@@ -203,17 +214,24 @@ public final class FtraceImporter {
       ctx.call = DmaCall.NONE;
       mapOrUnmap(EventType.UNMAP, domain, ctx.unmapDevice, Attribution.CPU_CONTEXT, payload, null);
     } else {
-      // The dma-iommu kprobe was missed: the domain that has this IOVA mapped is the one, if only one has.
+      // The dma-iommu kprobe was missed: the domain that has this IOVA mapped is the one, if only
+      // one has.
       long domain = live.soleDomainMappedAt(iova);
       ctx.unmapDomain = domain;
       ctx.unmapDevice = domain >= 0 ? kernel.soleDevice(domain) : null;
-      if (domain >= 0) mapOrUnmap(EventType.UNMAP, domain, ctx.unmapDevice, Attribution.INFERRED, payload, null);
+      if (domain >= 0)
+        mapOrUnmap(EventType.UNMAP, domain, ctx.unmapDevice, Attribution.INFERRED, payload, null);
       else mapOrUnmap(EventType.UNMAP, -1, null, Attribution.MISSING, payload, ctx);
     }
   }
 
-  private void mapOrUnmap(EventType type, long domain, String device, Attribution attribution,
-      Object payload, CpuContext waitOn) {
+  private void mapOrUnmap(
+      EventType type,
+      long domain,
+      String device,
+      Attribution attribution,
+      Object payload,
+      CpuContext waitOn) {
     IommuEvent event = newEvent(type, line.event(), domain, device, attribution, payload);
     stats.countEvent(line.event(), type);
     if (waitOn == null) {
@@ -233,23 +251,37 @@ public final class FtraceImporter {
     String body = line.body();
     int colon = body.indexOf(':');
     String[] names = body.substring(colon + 1).strip().split(" ", 3);
-    if (colon < 0 || names.length < 3) throw new MalformedLineException("io_page_fault without driver and device");
+    if (colon < 0 || names.length < 3)
+      throw new MalformedLineException("io_page_fault without driver and device");
     String device = names[1];
-    emit(EventType.IO_PAGE_FAULT, line.event(), kernel.domainOfDevice(device), device, Attribution.TRACE,
+    emit(
+        EventType.IO_PAGE_FAULT,
+        line.event(),
+        kernel.domainOfDevice(device),
+        device,
+        Attribution.TRACE,
         new PageFault(fields.hex("iova="), (int) fields.hex("flags="), names[0]));
   }
 
   private void onAttach() throws MalformedLineException {
     String device = fields.string("device=");
-    // A group's devices attach together, then its IOVA domain is set up. Devices of an earlier group that got
+    // A group's devices attach together, then its IOVA domain is set up. Devices of an earlier
+    // group that got
     // none (identity, blocked or VFIO domains) must not be bound to the next group's.
     List<String> attached = context().attachedDevices;
     Integer group = kernel.groupOf(device);
-    if (!attached.isEmpty() && group != null && !group.equals(kernel.groupOf(attached.get(attached.size() - 1)))) {
+    if (!attached.isEmpty()
+        && group != null
+        && !group.equals(kernel.groupOf(attached.get(attached.size() - 1)))) {
       attached.clear();
     }
     if (!attached.contains(device)) attached.add(device);
-    emit(EventType.ATTACH, line.event(), kernel.boundDomainOfDevice(device), device, Attribution.TRACE,
+    emit(
+        EventType.ATTACH,
+        line.event(),
+        kernel.boundDomainOfDevice(device),
+        device,
+        Attribution.TRACE,
         new DeviceBinding(kernel.groupOf(device)));
   }
 
@@ -304,33 +336,62 @@ public final class FtraceImporter {
         // Strict unmap → iotlb_sync → a page-selective flush of the same range on this context.
         long start = inv.getIova();
         long end = start + inv.getSize();
-        resolveWaitingUnmap(ctx, domain, u -> u.getIova() >= start && u.getIova() + u.getSize() <= end);
+        resolveWaitingUnmap(
+            ctx, domain, u -> u.getIova() >= start && u.getIova() + u.getSize() <= end);
       }
       if (inv.getScope() == FlushScope.GLOBAL) {
         domain = -1;
         attribution = Attribution.NOT_NEEDED;
       }
-      emit(EventType.IOTLB_FLUSH, source, domain, domain >= 0 ? kernel.soleDevice(domain) : null,
-          attribution, inv);
+      emit(
+          EventType.IOTLB_FLUSH,
+          source,
+          domain,
+          domain >= 0 ? kernel.soleDevice(domain) : null,
+          attribution,
+          inv);
     } else {
-      emit(EventType.QI_DESCRIPTOR, source, -1, null, Attribution.NOT_NEEDED,
+      emit(
+          EventType.QI_DESCRIPTOR,
+          source,
+          -1,
+          null,
+          Attribution.NOT_NEEDED,
           ((QiDescriptorDecoder.Other) decoded).descriptor());
     }
   }
 
-  /** cache_tag_assign/unassign, class cache_tag_log: {@code "%s/%s type %s did %d pasid %d ref %d"}. */
+  /**
+   * cache_tag_assign/unassign, class cache_tag_log: {@code "%s/%s type %s did %d pasid %d ref %d"}.
+   */
   private void onCacheTag(String event) throws MalformedLineException {
     String[] t = line.body().strip().split(" ");
     int slash = t[0].indexOf('/');
-    if (t.length != 9 || slash < 0 || !t[1].equals("type") || !t[3].equals("did") || !t[5].equals("pasid")
+    if (t.length != 9
+        || slash < 0
+        || !t[1].equals("type")
+        || !t[3].equals("did")
+        || !t[5].equals("pasid")
         || !t[7].equals("ref")) {
-      throw new MalformedLineException(event + " body is not 'IOMMU/DEVICE type T did D pasid P ref R'");
+      throw new MalformedLineException(
+          event + " body is not 'IOMMU/DEVICE type T did D pasid P ref R'");
     }
     String device = t[0].substring(slash + 1);
     int did = (int) decimal(t[4]);
     int pasid = (int) decimal(t[6]);
-    emit(EventType.CACHE_TAG, event, kernel.boundDomainOfDevice(device), device, Attribution.TRACE,
-        new CacheTagOp(event, t[0].substring(0, slash), t[2], did, pasid == 0 ? null : pasid, (int) decimal(t[8])));
+    emit(
+        EventType.CACHE_TAG,
+        event,
+        kernel.boundDomainOfDevice(device),
+        device,
+        Attribution.TRACE,
+        new CacheTagOp(
+            event,
+            t[0].substring(0, slash),
+            t[2],
+            did,
+            pasid == 0 ? null : pasid,
+            (int) decimal(t[8])));
   }
 
   private void onCacheTagFlush(String event) throws MalformedLineException {
@@ -342,7 +403,12 @@ public final class FtraceImporter {
     }
     if (decoded.isEmpty()) {
       // range_np on a device-TLB tag: traced, but nothing is invalidated. Still one event per line.
-      emit(EventType.CACHE_TAG, event, -1, null, Attribution.NOT_NEEDED,
+      emit(
+          EventType.CACHE_TAG,
+          event,
+          -1,
+          null,
+          Attribution.NOT_NEEDED,
           new CacheTagOp(event, "", "devtlb", -1, null, -1));
       return;
     }
@@ -350,24 +416,33 @@ public final class FtraceImporter {
     CpuContext ctx = context();
     inv.setTrigger(ctx.flushTrigger);
     long domain = ctx.flushDomain;
-    if (domain < 0 && inv.getHwDomainId() != null) domain = kernel.domainOfHwId(inv.getHwDomainId());
-    else if (domain >= 0 && inv.getHwDomainId() != null) kernel.learnHwDomainId(inv.getHwDomainId(), domain);
-    emit(EventType.IOTLB_FLUSH, event, domain, domain >= 0 ? kernel.soleDevice(domain) : null,
-        domain >= 0 ? Attribution.CPU_CONTEXT : Attribution.MISSING, inv);
+    if (domain < 0 && inv.getHwDomainId() != null)
+      domain = kernel.domainOfHwId(inv.getHwDomainId());
+    else if (domain >= 0 && inv.getHwDomainId() != null)
+      kernel.learnHwDomainId(inv.getHwDomainId(), domain);
+    emit(
+        EventType.IOTLB_FLUSH,
+        event,
+        domain,
+        domain >= 0 ? kernel.soleDevice(domain) : null,
+        domain >= 0 ? Attribution.CPU_CONTEXT : Attribution.MISSING,
+        inv);
   }
 
   // ---- dma:* tracepoints (include/trace/events/dma.h, Linux 6.12+) ----
 
   private void onDmaApi(String event) throws MalformedLineException {
-    EventType type = switch (event) {
-      case "dma_map_page", "dma_map_resource", "dma_map_phys" -> EventType.DMA_MAP;
-      case "dma_unmap_page", "dma_unmap_resource", "dma_unmap_phys" -> EventType.DMA_UNMAP;
-      case "dma_map_sg", "dma_map_sg_err" -> EventType.DMA_MAP_SG;
-      case "dma_unmap_sg" -> EventType.DMA_UNMAP_SG;
-      case "dma_alloc", "dma_alloc_pages", "dma_alloc_sgt", "dma_alloc_sgt_err" -> EventType.DMA_ALLOC;
-      case "dma_free", "dma_free_pages", "dma_free_sgt" -> EventType.DMA_FREE;
-      default -> event.startsWith("dma_sync_") ? EventType.DMA_SYNC : null;
-    };
+    EventType type =
+        switch (event) {
+          case "dma_map_page", "dma_map_resource", "dma_map_phys" -> EventType.DMA_MAP;
+          case "dma_unmap_page", "dma_unmap_resource", "dma_unmap_phys" -> EventType.DMA_UNMAP;
+          case "dma_map_sg", "dma_map_sg_err" -> EventType.DMA_MAP_SG;
+          case "dma_unmap_sg" -> EventType.DMA_UNMAP_SG;
+          case "dma_alloc", "dma_alloc_pages", "dma_alloc_sgt", "dma_alloc_sgt_err" ->
+              EventType.DMA_ALLOC;
+          case "dma_free", "dma_free_pages", "dma_free_sgt" -> EventType.DMA_FREE;
+          default -> event.startsWith("dma_sync_") ? EventType.DMA_SYNC : null;
+        };
     if (type == null) {
       stats.countUnknown(event);
       return;
@@ -375,15 +450,18 @@ public final class FtraceImporter {
     String body = line.body();
     int space = body.indexOf(' ');
     String device = space > 0 ? body.substring(0, space) : body;
-    // dma_map_sg_err and dma_alloc_sgt_err: nothing was mapped (dma_alloc_sgt_err prints dma_addr=0).
+    // dma_map_sg_err and dma_alloc_sgt_err: nothing was mapped (dma_alloc_sgt_err prints
+    // dma_addr=0).
     boolean failed = event.endsWith("_err");
     Long dmaAddr = fields.has("dma_addr=") && !failed ? fields.hex("dma_addr=") : null;
     Long size = fields.has("size=") ? fields.number("size=") : null;
     Long phys = fields.has("phys_addr=") ? fields.hex("phys_addr=") : null;
     String dir = fields.has("dir=") ? fields.string("dir=") : null;
     String attrs = fields.has("attrs=") ? fields.string("attrs=") : null;
-    // Scatterlists are printed as arrays (__print_array): the physical addresses of the entries passed, and the
-    // DMA segments made with their lengths. dma_map_sg_err prints the physical addresses under dma_addrs=.
+    // Scatterlists are printed as arrays (__print_array): the physical addresses of the entries
+    // passed, and the
+    // DMA segments made with their lengths. dma_map_sg_err prints the physical addresses under
+    // dma_addrs=.
     long[] physAddrs = fields.hexArray("phys_addrs=");
     long[] dmaAddrs = fields.hexArray("dma_addrs=");
     if (failed && dmaAddrs != null) {
@@ -400,8 +478,11 @@ public final class FtraceImporter {
     if (dmaAddrs != null) {
       lengths = fields.hexArray("sizes=");
       if (lengths == null || lengths.length != dmaAddrs.length) {
-        throw new MalformedLineException(dmaAddrs.length + " dma_addrs but " + (lengths == null ? "no" : lengths.length)
-            + " sizes");
+        throw new MalformedLineException(
+            dmaAddrs.length
+                + " dma_addrs but "
+                + (lengths == null ? "no" : lengths.length)
+                + " sizes");
       }
       dmaAddr = dmaAddrs.length > 0 ? dmaAddrs[0] : null;
       size = Arrays.stream(lengths).sum();
@@ -410,11 +491,13 @@ public final class FtraceImporter {
     } else if (dmaAddr != null) {
       dmaAddrs = new long[] {dmaAddr};
     }
-    // Later dma_map_sg: "nents=%d/%d ents=%d/%d", entries shown / in all (its arrays stop at 128 entries).
+    // Later dma_map_sg: "nents=%d/%d ents=%d/%d", entries shown / in all (its arrays stop at 128
+    // entries).
     if (fields.has("nents=")) nents = (int) fields.total("nents=");
     if (fields.has("ents=")) mapped = (int) fields.total("ents=");
     long domain = kernel.domainOfDevice(device);
-    // The map, alloc and unmap tracepoints fire after the IOMMU work is done: they name the device of the
+    // The map, alloc and unmap tracepoints fire after the IOMMU work is done: they name the device
+    // of the
     // map/unmap lines just before them on this context.
     if (dmaAddrs != null && dmaAddrs.length > 0) {
       long granule = kernel.granule(domain);
@@ -422,16 +505,26 @@ public final class FtraceImporter {
       long[] sizes = lengths;
       resolveWaiting(context(), h -> covers(h.event, starts, sizes, granule), domain, device);
     }
-    emit(type, event, domain, device, Attribution.TRACE,
+    emit(
+        type,
+        event,
+        domain,
+        device,
+        Attribution.TRACE,
         new DmaApiCall(dmaAddr, size, phys, dir, attrs, null, null, nents, mapped));
   }
 
-  /** Whether a held map or unmap is one of the DMA segments {@code [addrs[i], addrs[i] + lengths[i])}. */
+  /**
+   * Whether a held map or unmap is one of the DMA segments {@code [addrs[i], addrs[i] +
+   * lengths[i])}.
+   */
   private static boolean covers(IommuEvent e, long[] addrs, long[] lengths, long granule) {
     for (int i = 0; i < addrs.length; i++) {
       long start = alignDown(addrs[i], granule);
       long end = addrs[i] + Math.max(lengths[i], 1);
-      if (e.getPayload() instanceof Mapping m && m.getIova() < end && start < m.getIova() + m.getSize()) return true;
+      if (e.getPayload() instanceof Mapping m
+          && m.getIova() < end
+          && start < m.getIova() + m.getSize()) return true;
       if (e.getPayload() instanceof Unmapping u && start == u.getIova()) return true;
     }
     return false;
@@ -451,7 +544,12 @@ public final class FtraceImporter {
       case "init_iova_domain" -> onInitIovaDomain(ctx);
       case "reserve_iova" -> {
         long domain = kernel.domainOfIovad(fields.hex("iovad="));
-        emit(EventType.IOVA_RESERVE, event, domain, kernel.soleDevice(domain), Attribution.TRACE,
+        emit(
+            EventType.IOVA_RESERVE,
+            event,
+            domain,
+            kernel.soleDevice(domain),
+            Attribution.TRACE,
             new IovaRange(fields.hex("pfn_lo="), fields.hex("pfn_hi=")));
       }
       case "alloc_iova_fast" -> {
@@ -466,7 +564,12 @@ public final class FtraceImporter {
       case "free_iova" -> onFreeIova(ctx, event, IovaPath.RBTREE, null);
       case "remove_iova" -> {
         long domain = kernel.domainOfIovad(fields.hex("iovad="));
-        emit(EventType.IOVA_REMOVE, event, domain, kernel.soleDevice(domain), Attribution.TRACE,
+        emit(
+            EventType.IOVA_REMOVE,
+            event,
+            domain,
+            kernel.soleDevice(domain),
+            Attribution.TRACE,
             new IovaRange(fields.hex("pfn_lo="), fields.hex("pfn_hi=")));
       }
       case "fq_flush_timeout" -> onFqTimeout(ctx, event);
@@ -480,12 +583,14 @@ public final class FtraceImporter {
         if (ret) onDmaMapReturn(ctx, event);
         else onDmaMapCall(ctx, event);
       }
-      case "__iommu_dma_unmap" -> onDmaUnmapCall(ctx, event, DmaCall.UNMAP, EventType.DMA_UNMAP, "dma=");
+      case "__iommu_dma_unmap" ->
+          onDmaUnmapCall(ctx, event, DmaCall.UNMAP, EventType.DMA_UNMAP, "dma=");
       case "iommu_dma_map_sg" -> {
         if (ret) onDmaMapSgReturn(ctx, event);
         else onDmaMapSgCall(ctx, event);
       }
-      case "iommu_dma_unmap_sg" -> onDmaUnmapCall(ctx, event, DmaCall.UNMAP_SG, EventType.DMA_UNMAP_SG, "sg_dma=");
+      case "iommu_dma_unmap_sg" ->
+          onDmaUnmapCall(ctx, event, DmaCall.UNMAP_SG, EventType.DMA_UNMAP_SG, "sg_dma=");
       default -> stats.countUnknown("kprobe:" + function + (ret ? " (return)" : ""));
     }
   }
@@ -493,7 +598,8 @@ public final class FtraceImporter {
   private void onInitIovaDomain(CpuContext ctx) throws MalformedLineException {
     long iovad = fields.hex("iovad=");
     long granule = fields.number("granule=");
-    long startPfn = fields.hex("start_pfn="); // all fields before any state changes: a bad line changes nothing
+    long startPfn =
+        fields.hex("start_pfn="); // all fields before any state changes: a bad line changes nothing
     long domain = kernel.newDomain();
     kernel.bindIovad(iovad, domain, granule);
     // iommu_setup_dma_ops → iommu_dma_init_domain runs for the group being attached, right after
@@ -501,9 +607,14 @@ public final class FtraceImporter {
     String first = ctx.attachedDevices.isEmpty() ? null : ctx.attachedDevices.get(0);
     for (String device : ctx.attachedDevices) kernel.bindDevice(device, domain);
     ctx.attachedDevices.clear();
-    // A group's direct (RMRR) mappings are made before its devices attach: iommu_create_device_direct_mappings.
+    // A group's direct (RMRR) mappings are made before its devices attach:
+    // iommu_create_device_direct_mappings.
     resolveWaiting(ctx, h -> h.event.getType() == EventType.MAP, domain, first);
-    emit(EventType.IOVA_DOMAIN_INIT, line.event(), domain, first,
+    emit(
+        EventType.IOVA_DOMAIN_INIT,
+        line.event(),
+        domain,
+        first,
         first == null ? Attribution.TRACE : Attribution.CPU_CONTEXT,
         new IovaDomainInit(granule, startPfn, iovad, first == null ? null : kernel.groupOf(first)));
   }
@@ -522,8 +633,19 @@ public final class FtraceImporter {
       device = ctx.callDevice;
       kernel.bindDevice(device, domain);
     }
-    emit(EventType.IOVA_ALLOC_REQUEST, event, domain, device != null ? device : kernel.soleDevice(domain),
-        Attribution.TRACE, new IovaAllocation(IovaPath.FAST, ctx.allocPages, ctx.allocLimitPfn, null, null, true,
+    emit(
+        EventType.IOVA_ALLOC_REQUEST,
+        event,
+        domain,
+        device != null ? device : kernel.soleDevice(domain),
+        Attribution.TRACE,
+        new IovaAllocation(
+            IovaPath.FAST,
+            ctx.allocPages,
+            ctx.allocLimitPfn,
+            null,
+            null,
+            true,
             ctx.allocFlushRcache));
   }
 
@@ -531,18 +653,30 @@ public final class FtraceImporter {
     Long pfn = fields.faulted("pfn=") ? null : fields.hex("pfn=");
     if (pfn != null && pfn == 0) pfn = null; // alloc_iova_fast returns 0 on failure
     long domain = ctx.allocRequested ? ctx.allocDomain : -1;
-    IovaAllocation payload = ctx.allocRequested
-        ? new IovaAllocation(IovaPath.FAST, ctx.allocPages, ctx.allocLimitPfn, pfn, !ctx.allocMissedCache, true,
-            ctx.allocFlushRcache)
-        : new IovaAllocation(IovaPath.FAST, 0L, 0L, pfn, null, true, false);
+    IovaAllocation payload =
+        ctx.allocRequested
+            ? new IovaAllocation(
+                IovaPath.FAST,
+                ctx.allocPages,
+                ctx.allocLimitPfn,
+                pfn,
+                !ctx.allocMissedCache,
+                true,
+                ctx.allocFlushRcache)
+            : new IovaAllocation(IovaPath.FAST, 0L, 0L, pfn, null, true, false);
     if (ctx.allocRequested && pfn != null) {
       ctx.allocatedDomain = domain;
       ctx.allocatedPfn = pfn;
       ctx.allocatedPages = ctx.allocPages;
     }
     ctx.allocRequested = false;
-    emit(EventType.IOVA_ALLOC, event, domain, domain >= 0 ? deviceOfCall(ctx, domain) : null,
-        domain >= 0 ? Attribution.CPU_CONTEXT : Attribution.MISSING, payload);
+    emit(
+        EventType.IOVA_ALLOC,
+        event,
+        domain,
+        domain >= 0 ? deviceOfCall(ctx, domain) : null,
+        domain >= 0 ? Attribution.CPU_CONTEXT : Attribution.MISSING,
+        payload);
   }
 
   private void onAllocIova(CpuContext ctx, String event) throws MalformedLineException {
@@ -553,8 +687,19 @@ public final class FtraceImporter {
     ctx.rbtreeLimitPfn = fields.hex("limit_pfn=");
     ctx.rbtreeSizeAligned = !fields.has("size_aligned=") || fields.number("size_aligned=") != 0;
     if (ctx.allocRequested && ctx.allocDomain == domain) ctx.allocMissedCache = true;
-    emit(EventType.IOVA_ALLOC_REQUEST, event, domain, deviceOfCall(ctx, domain), Attribution.TRACE,
-        new IovaAllocation(IovaPath.RBTREE, ctx.rbtreePages, ctx.rbtreeLimitPfn, null, null, ctx.rbtreeSizeAligned,
+    emit(
+        EventType.IOVA_ALLOC_REQUEST,
+        event,
+        domain,
+        deviceOfCall(ctx, domain),
+        Attribution.TRACE,
+        new IovaAllocation(
+            IovaPath.RBTREE,
+            ctx.rbtreePages,
+            ctx.rbtreeLimitPfn,
+            null,
+            null,
+            ctx.rbtreeSizeAligned,
             false));
   }
 
@@ -563,20 +708,34 @@ public final class FtraceImporter {
     Long pfnLo = fields.faulted("pfn_lo=") ? null : fields.hex("pfn_lo=");
     Long pfnHi = fields.faulted("pfn_hi=") ? null : fields.hex("pfn_hi=");
     long domain = ctx.rbtreeRequested ? ctx.rbtreeDomain : -1;
-    long pages = ctx.rbtreeRequested ? ctx.rbtreePages : (pfnLo != null && pfnHi != null ? pfnHi - pfnLo + 1 : 0);
+    long pages =
+        ctx.rbtreeRequested
+            ? ctx.rbtreePages
+            : (pfnLo != null && pfnHi != null ? pfnHi - pfnLo + 1 : 0);
     ctx.rbtreeRequested = false;
-    emit(EventType.IOVA_ALLOC, event, domain, domain >= 0 ? deviceOfCall(ctx, domain) : null,
+    emit(
+        EventType.IOVA_ALLOC,
+        event,
+        domain,
+        domain >= 0 ? deviceOfCall(ctx, domain) : null,
         domain >= 0 ? Attribution.CPU_CONTEXT : Attribution.MISSING,
-        new IovaAllocation(IovaPath.RBTREE, pages, ctx.rbtreeLimitPfn, pfnLo, null, ctx.rbtreeSizeAligned, false));
+        new IovaAllocation(
+            IovaPath.RBTREE, pages, ctx.rbtreeLimitPfn, pfnLo, null, ctx.rbtreeSizeAligned, false));
   }
 
-  private void onFreeIova(CpuContext ctx, String event, IovaPath path, Long pages) throws MalformedLineException {
+  private void onFreeIova(CpuContext ctx, String event, IovaPath path, Long pages)
+      throws MalformedLineException {
     long domain = kernel.domainOfIovad(fields.hex("iovad="));
     long pfn = fields.hex("pfn=");
     // Strict unmap frees its IOVA right after the flush (iommu_dma_free_iova): it names the domain
     // of an unmap whose dma-iommu kprobe was missed.
     resolveWaitingUnmap(ctx, domain, u -> u.getIova() / kernel.granule(domain) == pfn);
-    emit(EventType.IOVA_FREE, event, domain, kernel.soleDevice(domain), Attribution.TRACE,
+    emit(
+        EventType.IOVA_FREE,
+        event,
+        domain,
+        kernel.soleDevice(domain),
+        Attribution.TRACE,
         new IovaFree(path, pfn, pages));
   }
 
@@ -585,7 +744,11 @@ public final class FtraceImporter {
     ctx.flushTrigger = FlushTrigger.FQ_TIMER;
     ctx.flushTimer = timer;
     ctx.flushDomain = kernel.domainOfTimer(timer);
-    emit(EventType.FQ_TIMEOUT, event, ctx.flushDomain, null,
+    emit(
+        EventType.FQ_TIMEOUT,
+        event,
+        ctx.flushDomain,
+        null,
         ctx.flushDomain >= 0 ? Attribution.INFERRED : Attribution.MISSING,
         new FlushQueueOp(null, null, null, timer));
   }
@@ -593,14 +756,20 @@ public final class FtraceImporter {
   private void onFqFlush(CpuContext ctx, String event) throws MalformedLineException {
     long cookie = fields.hex("cookie=");
     long domain = kernel.domainOfCookie(cookie);
-    // fq_flush_iotlb runs from the timer (fq_flush_timeout) or from queue_iova when the ring is full.
+    // fq_flush_iotlb runs from the timer (fq_flush_timeout) or from queue_iova when the ring is
+    // full.
     if (ctx.flushTrigger == FlushTrigger.FQ_TIMER) {
       kernel.learnTimer(ctx.flushTimer, domain);
     } else {
       ctx.flushTrigger = ctx.justEnqueued ? FlushTrigger.FQ_FULL : FlushTrigger.UNKNOWN;
     }
     ctx.flushDomain = domain;
-    emit(EventType.FQ_FLUSH, event, domain, kernel.soleDevice(domain), Attribution.TRACE,
+    emit(
+        EventType.FQ_FLUSH,
+        event,
+        domain,
+        kernel.soleDevice(domain),
+        Attribution.TRACE,
         new FlushQueueOp(null, null, null, cookie));
   }
 
@@ -613,11 +782,21 @@ public final class FtraceImporter {
       ctx.unmapPending = false;
       ctx.justEnqueued = true;
       resolveWaitingUnmap(ctx, domain, u -> true);
-      emit(EventType.FQ_ENQUEUE, event, domain, kernel.soleDevice(domain), Attribution.TRACE,
+      emit(
+          EventType.FQ_ENQUEUE,
+          event,
+          domain,
+          kernel.soleDevice(domain),
+          Attribution.TRACE,
           new FlushQueueOp(ctx.unmapIova, ctx.unmapSize, queue, cookie));
     } else {
       ctx.justEnqueued = false;
-      emit(EventType.FQ_REAP, event, domain, kernel.soleDevice(domain), Attribution.TRACE,
+      emit(
+          EventType.FQ_REAP,
+          event,
+          domain,
+          kernel.soleDevice(domain),
+          Attribution.TRACE,
           new FlushQueueOp(null, null, queue, cookie));
     }
   }
@@ -632,7 +811,12 @@ public final class FtraceImporter {
     ctx.unmapPending = false;
     ctx.justEnqueued = true;
     resolveWaitingUnmap(ctx, domain, u -> true);
-    emit(EventType.FQ_ENQUEUE, event, domain, kernel.soleDevice(domain), Attribution.TRACE,
+    emit(
+        EventType.FQ_ENQUEUE,
+        event,
+        domain,
+        kernel.soleDevice(domain),
+        Attribution.TRACE,
         new FlushQueueOp(iova, size, null, cookie));
   }
 
@@ -643,7 +827,11 @@ public final class FtraceImporter {
     else domain = kernel.domainOfIommuDomain(pointer);
     ctx.flushDomain = domain;
     if (ctx.flushTrigger == FlushTrigger.UNKNOWN) ctx.flushTrigger = FlushTrigger.EXPLICIT;
-    emit(EventType.IOTLB_FLUSH_REQUEST, event, domain, domain >= 0 ? kernel.soleDevice(domain) : null,
+    emit(
+        EventType.IOTLB_FLUSH_REQUEST,
+        event,
+        domain,
+        domain >= 0 ? kernel.soleDevice(domain) : null,
         domain >= 0 ? Attribution.CPU_CONTEXT : Attribution.MISSING,
         request(FlushScope.DOMAIN, 0, 0, false, ctx.flushTrigger));
   }
@@ -653,13 +841,20 @@ public final class FtraceImporter {
     long start = fields.hex("start=");
     long end = fields.hex("end=");
     // iommu_unmap → iotlb_sync: in strict mode this follows the unmap on the same context.
-    long domain = ctx.unmapPending && ctx.unmapDomain >= 0 ? ctx.unmapDomain : kernel.domainOfIommuDomain(pointer);
+    long domain =
+        ctx.unmapPending && ctx.unmapDomain >= 0
+            ? ctx.unmapDomain
+            : kernel.domainOfIommuDomain(pointer);
     if (domain >= 0) kernel.learnIommuDomain(pointer, domain);
     resolveWaitingUnmap(ctx, domain, u -> true);
     ctx.unmapPending = false;
     ctx.flushTrigger = FlushTrigger.SYNC;
     ctx.flushDomain = domain;
-    emit(EventType.IOTLB_FLUSH_REQUEST, event, domain, domain >= 0 ? kernel.soleDevice(domain) : null,
+    emit(
+        EventType.IOTLB_FLUSH_REQUEST,
+        event,
+        domain,
+        domain >= 0 ? kernel.soleDevice(domain) : null,
         domain >= 0 ? Attribution.CPU_CONTEXT : Attribution.MISSING,
         request(FlushScope.PAGE, start, end - start + 1, false, FlushTrigger.SYNC));
   }
@@ -674,14 +869,19 @@ public final class FtraceImporter {
     else domain = kernel.domainOfDmarDomain(pointer);
     if (ctx.flushTrigger == FlushTrigger.UNKNOWN) ctx.flushTrigger = FlushTrigger.EXPLICIT;
     ctx.flushDomain = domain;
-    emit(EventType.IOTLB_FLUSH_REQUEST, event, domain, domain >= 0 ? kernel.soleDevice(domain) : null,
+    emit(
+        EventType.IOTLB_FLUSH_REQUEST,
+        event,
+        domain,
+        domain >= 0 ? kernel.soleDevice(domain) : null,
         domain >= 0 ? Attribution.CPU_CONTEXT : Attribution.MISSING,
         request(FlushScope.PAGE, pfn << 12, pages << 12, ih, ctx.flushTrigger));
   }
 
-  private static IotlbInvalidation request(FlushScope scope, long iova, long size, boolean leafOnly,
-      FlushTrigger trigger) {
-    return new IotlbInvalidation(scope, iova, size, -1, leafOnly, null, null, null, null, trigger, List.of());
+  private static IotlbInvalidation request(
+      FlushScope scope, long iova, long size, boolean leafOnly, FlushTrigger trigger) {
+    return new IotlbInvalidation(
+        scope, iova, size, -1, leafOnly, null, null, null, null, trigger, List.of());
   }
 
   private void onDmaMapCall(CpuContext ctx, String event) throws MalformedLineException {
@@ -689,9 +889,22 @@ public final class FtraceImporter {
     Integer prot = fields.has("prot=") ? (int) fields.number("prot=") : null;
     startCall(ctx, DmaCall.MAP, device, 0);
     ctx.callProt = prot == null ? 0 : prot;
-    emit(EventType.DMA_MAP, event, kernel.boundDomainOfDevice(device), device, Attribution.TRACE,
-        new DmaApiCall(null, fields.number("size="), fields.hex("phys="), null, null, prot,
-            fields.has("dma_mask=") ? fields.hex("dma_mask=") : null, null, null));
+    emit(
+        EventType.DMA_MAP,
+        event,
+        kernel.boundDomainOfDevice(device),
+        device,
+        Attribution.TRACE,
+        new DmaApiCall(
+            null,
+            fields.number("size="),
+            fields.hex("phys="),
+            null,
+            null,
+            prot,
+            fields.has("dma_mask=") ? fields.hex("dma_mask=") : null,
+            null,
+            null));
   }
 
   private void onDmaMapReturn(CpuContext ctx, String event) throws MalformedLineException {
@@ -699,7 +912,12 @@ public final class FtraceImporter {
     String device = ctx.call == DmaCall.MAP ? ctx.callDevice : null;
     ctx.call = DmaCall.NONE;
     long domain = kernel.boundDomainOfDevice(device);
-    emit(EventType.DMA_MAP_DONE, event, domain, device, device != null ? Attribution.CPU_CONTEXT : Attribution.MISSING,
+    emit(
+        EventType.DMA_MAP_DONE,
+        event,
+        domain,
+        device,
+        device != null ? Attribution.CPU_CONTEXT : Attribution.MISSING,
         new DmaApiCall(dma, null, null, null, null, null, null, null, null));
   }
 
@@ -708,20 +926,39 @@ public final class FtraceImporter {
     String dir = fields.has("dir=") ? fields.string("dir=") : null;
     startCall(ctx, DmaCall.MAP_SG, device, 0);
     ctx.callProt = protOfDirection(dir);
-    emit(EventType.DMA_MAP_SG, event, kernel.boundDomainOfDevice(device), device, Attribution.TRACE,
-        new DmaApiCall(null, null, null, dir, null, null, null,
-            fields.has("nents=") ? (int) fields.number("nents=") : null, null));
+    emit(
+        EventType.DMA_MAP_SG,
+        event,
+        kernel.boundDomainOfDevice(device),
+        device,
+        Attribution.TRACE,
+        new DmaApiCall(
+            null,
+            null,
+            null,
+            dir,
+            null,
+            null,
+            null,
+            fields.has("nents=") ? (int) fields.number("nents=") : null,
+            null));
   }
 
   private void onDmaMapSgReturn(CpuContext ctx, String event) throws MalformedLineException {
     String device = ctx.call == DmaCall.MAP_SG ? ctx.callDevice : null;
     ctx.call = DmaCall.NONE;
-    emit(EventType.DMA_MAP_SG_DONE, event, kernel.boundDomainOfDevice(device), device,
+    emit(
+        EventType.DMA_MAP_SG_DONE,
+        event,
+        kernel.boundDomainOfDevice(device),
+        device,
         device != null ? Attribution.CPU_CONTEXT : Attribution.MISSING,
-        new DmaApiCall(null, null, null, null, null, null, null, null, (int) fields.number("mapped=")));
+        new DmaApiCall(
+            null, null, null, null, null, null, null, null, (int) fields.number("mapped=")));
   }
 
-  private void onDmaUnmapCall(CpuContext ctx, String event, DmaCall call, EventType type, String addrKey)
+  private void onDmaUnmapCall(
+      CpuContext ctx, String event, DmaCall call, EventType type, String addrKey)
       throws MalformedLineException {
     String device = fields.string("dev=");
     long dma = fields.hex(addrKey);
@@ -729,14 +966,27 @@ public final class FtraceImporter {
     if (fields.has("size=")) size = fields.number("size=");
     else if (fields.has("sg_dma_len=")) size = fields.number("sg_dma_len=");
     startCall(ctx, call, device, dma);
-    emit(type, event, kernel.boundDomainOfDevice(device), device, Attribution.TRACE,
-        new DmaApiCall(dma, size, null, fields.has("dir=") ? fields.string("dir=") : null, null, null, null,
-            fields.has("nents=") ? (int) fields.number("nents=") : null, null));
+    emit(
+        type,
+        event,
+        kernel.boundDomainOfDevice(device),
+        device,
+        Attribution.TRACE,
+        new DmaApiCall(
+            dma,
+            size,
+            null,
+            fields.has("dir=") ? fields.string("dir=") : null,
+            null,
+            null,
+            null,
+            fields.has("nents=") ? (int) fields.number("nents=") : null,
+            null));
   }
 
   /**
-   * IOMMU_READ/IOMMU_WRITE for a DMA direction as the kprobe prints it (enum dma_data_direction:
-   * 0 bidirectional, 1 to device, 2 from device), as dma_info_to_prot() in dma-iommu.c derives them.
+   * IOMMU_READ/IOMMU_WRITE for a DMA direction as the kprobe prints it (enum dma_data_direction: 0
+   * bidirectional, 1 to device, 2 from device), as dma_info_to_prot() in dma-iommu.c derives them.
    * The IOMMU_CACHE bit depends on the device's coherency, which the line does not say.
    */
   private static int protOfDirection(String dir) {
@@ -769,9 +1019,11 @@ public final class FtraceImporter {
 
   private void resolveWaitingUnmap(CpuContext ctx, long domain, Predicate<Unmapping> matches) {
     if (domain < 0) return;
-    Predicate<HeldEvent> unmap = h -> h.event.getPayload() instanceof Unmapping u && matches.test(u);
+    Predicate<HeldEvent> unmap =
+        h -> h.event.getPayload() instanceof Unmapping u && matches.test(u);
     // The unmap's call named a device whose domain was not known yet: this is that device's domain.
-    if (ctx.unmapDevice != null && kernel.boundDomainOfDevice(ctx.unmapDevice) < 0
+    if (ctx.unmapDevice != null
+        && kernel.boundDomainOfDevice(ctx.unmapDevice) < 0
         && ctx.waiting.stream().anyMatch(h -> h.waiting && unmap.test(h))) {
       kernel.bindDevice(ctx.unmapDevice, domain);
     }
@@ -779,8 +1031,11 @@ public final class FtraceImporter {
     if (resolved) ctx.unmapDomain = domain;
   }
 
-  /** Gives the waiting events of {@code ctx} that {@code matches} accepts their domain and device. */
-  private boolean resolveWaiting(CpuContext ctx, Predicate<HeldEvent> matches, long domain, String device) {
+  /**
+   * Gives the waiting events of {@code ctx} that {@code matches} accepts their domain and device.
+   */
+  private boolean resolveWaiting(
+      CpuContext ctx, Predicate<HeldEvent> matches, long domain, String device) {
     if (ctx.waiting.isEmpty()) return false;
     boolean any = false;
     for (HeldEvent h : ctx.waiting) {
@@ -800,7 +1055,8 @@ public final class FtraceImporter {
 
   private void trackLive(IommuEvent e) {
     if (e.getPayload() instanceof Mapping m) live.mapped(e.getDomain(), m.getIova(), m.getSize());
-    else if (e.getPayload() instanceof Unmapping u) live.unmapped(e.getDomain(), u.getIova(), u.getSize());
+    else if (e.getPayload() instanceof Unmapping u)
+      live.unmapped(e.getDomain(), u.getIova(), u.getSize());
   }
 
   /** A new call on a context ends the chance of what waited on it. */
@@ -831,7 +1087,12 @@ public final class FtraceImporter {
 
   // ---- output ----
 
-  private void emit(EventType type, String source, long domain, String device, Attribution attribution,
+  private void emit(
+      EventType type,
+      String source,
+      long domain,
+      String device,
+      Attribution attribution,
       Object payload) {
     stats.countEvent(source, type);
     emit(newEvent(type, source, domain, device, attribution, payload));
@@ -842,15 +1103,30 @@ public final class FtraceImporter {
     else held.add(new HeldEvent(event, 0, false));
   }
 
-  private IommuEvent newEvent(EventType type, String source, long domain, String device, Attribution attribution,
+  private IommuEvent newEvent(
+      EventType type,
+      String source,
+      long domain,
+      String device,
+      Attribution attribution,
       Object payload) {
-    return new IommuEvent(host, seqOffset + lineNumber, line.tsNs(), line.cpu(), type, source, domain, device,
-        attribution, payload);
+    return new IommuEvent(
+        host,
+        seqOffset + lineNumber,
+        line.tsNs(),
+        line.cpu(),
+        type,
+        source,
+        domain,
+        device,
+        attribution,
+        payload);
   }
 
   private CpuContext context() {
     int key = line.cpu() * 4 + line.irqLevel();
-    if (key >= contexts.length) contexts = Arrays.copyOf(contexts, Math.max(key + 1, contexts.length * 2));
+    if (key >= contexts.length)
+      contexts = Arrays.copyOf(contexts, Math.max(key + 1, contexts.length * 2));
     CpuContext ctx = contexts[key];
     if (ctx == null) contexts[key] = ctx = new CpuContext();
     return ctx;

@@ -12,12 +12,14 @@ package io.iommureplay.importer;
 public final class FtraceLine {
   /** Interrupt nesting the line was recorded in, from the third FLAGS character. */
   public static final int TASK = 0;
+
   public static final int SOFTIRQ = 1;
   public static final int HARDIRQ = 2;
   public static final int NMI = 3;
+
   /**
-   * Highest CPU number accepted. The importer keeps state per CPU, so a corrupt CPU field must not size it; Linux
-   * allows at most 8192 CPUs (NR_CPUS), this leaves ample room.
+   * Highest CPU number accepted. The importer keeps state per CPU, so a corrupt CPU field must not
+   * size it; Linux allows at most 8192 CPUs (NR_CPUS), this leaves ample room.
    */
   static final int MAX_CPU = 65_535;
 
@@ -87,7 +89,9 @@ public final class FtraceLine {
     int p = open + 1;
     long c = 0;
     while (line.charAt(p) != ']' && c <= MAX_CPU) c = c * 10 + (line.charAt(p++) - '0');
-    if (c > MAX_CPU) throw new MalformedLineException("bad CPU " + line.substring(open + 1, line.indexOf(']', open)));
+    if (c > MAX_CPU)
+      throw new MalformedLineException(
+          "bad CPU " + line.substring(open + 1, line.indexOf(']', open)));
     cpu = (int) c;
     p = skipSpaces(line, p + 1);
     // FLAGS is optional: a timestamp starts with a digit and ends with ':'.
@@ -138,7 +142,10 @@ public final class FtraceLine {
     return true;
   }
 
-  /** ASCII digits only: Character.isDigit also accepts other scripts' digits, which are no CPU number. */
+  /**
+   * ASCII digits only: Character.isDigit also accepts other scripts' digits, which are no CPU
+   * number.
+   */
   private static boolean isDigit(char ch) {
     return ch >= '0' && ch <= '9';
   }
@@ -164,7 +171,9 @@ public final class FtraceLine {
     return p;
   }
 
-  /** "SECONDS.FRACTION" with any number of fraction digits (µs for the global clock, ns for others). */
+  /**
+   * "SECONDS.FRACTION" with any number of fraction digits (µs for the global clock, ns for others).
+   */
   static long parseTimestamp(String s, int from, int to) throws MalformedLineException {
     long seconds = 0;
     int p = from;
@@ -175,18 +184,22 @@ public final class FtraceLine {
       }
       seconds = seconds * 10 + (ch - '0');
     }
-    if (p == from) throw new MalformedLineException("bad TIMESTAMP " + s.substring(from, to)); // no seconds digit
+    if (p == from)
+      throw new MalformedLineException(
+          "bad TIMESTAMP " + s.substring(from, to)); // no seconds digit
     long fraction = 0;
     int digits = 0;
     for (p++; p < to; p++) {
       char ch = s.charAt(p);
-      if (ch < '0' || ch > '9') throw new MalformedLineException("bad TIMESTAMP " + s.substring(from, to));
+      if (ch < '0' || ch > '9')
+        throw new MalformedLineException("bad TIMESTAMP " + s.substring(from, to));
       if (digits < 9) {
         fraction = fraction * 10 + (ch - '0');
         digits++;
       }
     }
-    if (to == from || seconds > 9_000_000_000L) throw new MalformedLineException("bad TIMESTAMP " + s.substring(from, to));
+    if (to == from || seconds > 9_000_000_000L)
+      throw new MalformedLineException("bad TIMESTAMP " + s.substring(from, to));
     while (digits++ < 9) fraction *= 10;
     return seconds * 1_000_000_000L + fraction;
   }

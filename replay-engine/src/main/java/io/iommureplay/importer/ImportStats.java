@@ -35,7 +35,10 @@ public final class ImportStats {
     mapUnmapAttribution.merge(attribution, 1L, Long::sum);
   }
 
-  /** Events per trace event name ("map", "alloc_iova_fast_ret", "qi_submit iotlb_inv", ...), by name. */
+  /**
+   * Events per trace event name ("map", "alloc_iova_fast_ret", "qi_submit iotlb_inv", ...), by
+   * name.
+   */
   public Map<String, Long> eventsBySource() {
     return Collections.unmodifiableMap(new TreeMap<>(eventsBySource));
   }
@@ -44,7 +47,9 @@ public final class ImportStats {
     return Collections.unmodifiableMap(eventsByType);
   }
 
-  /** Lines whose event kind is not modelled, per kind ("sched_switch", "kprobe:do_sys_open", ...). */
+  /**
+   * Lines whose event kind is not modelled, per kind ("sched_switch", "kprobe:do_sys_open", ...).
+   */
   public Map<String, Long> unknownKinds() {
     return Collections.unmodifiableMap(unknownKinds);
   }

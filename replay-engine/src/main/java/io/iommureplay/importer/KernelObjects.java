@@ -39,7 +39,9 @@ final class KernelObjects {
     return ++lastDomainId;
   }
 
-  /** The domain whose iova_domain is at {@code iovad}; a domain seen for the first time gets an id. */
+  /**
+   * The domain whose iova_domain is at {@code iovad}; a domain seen for the first time gets an id.
+   */
   long domainOfIovad(long iovad) {
     return domainOfCookie(iovad - IOVAD_OFFSET);
   }

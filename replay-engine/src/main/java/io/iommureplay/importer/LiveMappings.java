@@ -26,7 +26,10 @@ final class LiveMappings {
     (end >= iova ? starts.subMap(iova, true, end, false) : starts.tailMap(iova, true)).clear();
   }
 
-  /** The one domain with a live mapping that starts at {@code iova}; -1 when none or several have one. */
+  /**
+   * The one domain with a live mapping that starts at {@code iova}; -1 when none or several have
+   * one.
+   */
   long soleDomainMappedAt(long iova) {
     long found = -1;
     for (Map.Entry<Long, NavigableMap<Long, Long>> e : startsByDomain.entrySet()) {

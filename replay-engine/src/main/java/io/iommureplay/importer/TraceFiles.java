@@ -7,8 +7,6 @@ import java.io.BufferedInputStream;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,18 +17,23 @@ import java.util.Map;
 /**
  * Reads the input files users hand to {@code import} and {@code replay}: Linux ftrace text (plain,
  * .gz or .xz), the project's JSON-lines events, or Avro event container files, told apart by their
- * content. Each ftrace file is one host (named after the file) unless a host name is given, in which
- * case all ftrace files are that host, read in order.
+ * content. Each ftrace file is one host (named after the file) unless a host name is given, in
+ * which case all ftrace files are that host, read in order.
  */
 public final class TraceFiles {
   /** What a file holds. */
-  public enum Kind { FTRACE, JSON_LINES, AVRO }
+  public enum Kind {
+    FTRACE,
+    JSON_LINES,
+    AVRO
+  }
 
   private TraceFiles() {}
 
   public static Kind kindOf(Path file) throws IOException {
     if (EventFiles.isAvroContainer(file)) return Kind.AVRO;
-    try (InputStream in = TraceInput.decompressed(new BufferedInputStream(Files.newInputStream(file)))) {
+    try (InputStream in =
+        TraceInput.decompressed(new BufferedInputStream(Files.newInputStream(file)))) {
       for (int b = in.read(); b >= 0; b = in.read()) {
         if (!Character.isWhitespace(b)) return b == '{' ? Kind.JSON_LINES : Kind.FTRACE;
       }
@@ -38,10 +41,13 @@ public final class TraceFiles {
     return Kind.FTRACE;
   }
 
-  /** The host a trace file stands for: its name without directory and trace/compression suffixes. */
+  /**
+   * The host a trace file stands for: its name without directory and trace/compression suffixes.
+   */
   public static String hostOf(Path file) {
     String name = file.getFileName().toString();
-    for (String suffix : List.of(".gz", ".xz", ".trace", ".txt", ".log", ".jsonl", ".json", ".avro")) {
+    for (String suffix :
+        List.of(".gz", ".xz", ".trace", ".txt", ".log", ".jsonl", ".json", ".avro")) {
       if (name.endsWith(suffix) && name.length() > suffix.length()) {
         name = name.substring(0, name.length() - suffix.length());
       }
@@ -49,7 +55,10 @@ public final class TraceFiles {
     return name;
   }
 
-  /** What reading one input file found; {@code host} is null for files whose events name their own hosts. */
+  /**
+   * What reading one input file found; {@code host} is null for files whose events name their own
+   * hosts.
+   */
   public record FileReport(Path file, Kind kind, String host, long events, long rejected) {}
 
   /** What reading all the files found: per file, and the ftrace import statistics per host. */
@@ -74,7 +83,8 @@ public final class TraceFiles {
       switch (kind) {
         case FTRACE -> {
           fileHost = host != null ? host : hostOf(file);
-          FtraceImporter importer = importers.computeIfAbsent(fileHost, h -> new FtraceImporter(h, counting));
+          FtraceImporter importer =
+              importers.computeIfAbsent(fileHost, h -> new FtraceImporter(h, counting));
           try (BufferedReader in = TraceInput.open(file)) {
             importer.read(label, in);
           }
@@ -82,19 +92,30 @@ public final class TraceFiles {
         }
         case JSON_LINES -> {
           try (BufferedReader in = TraceInput.open(file);
-              EventJsonLines.EventReader reader = EventJsonLines.reader(in, error -> counting.rejected(
-                  new ImportSink.RejectedLine(label, error.line(), error.message(), error.text())))) {
+              EventJsonLines.EventReader reader =
+                  EventJsonLines.reader(
+                      in,
+                      error ->
+                          counting.rejected(
+                              new ImportSink.RejectedLine(
+                                  label, error.line(), error.message(), error.text())))) {
             for (IommuEvent e = reader.read(); e != null; e = reader.read()) counting.event(e);
           }
         }
         case AVRO -> {
-          try (EventFiles.RecordReader<IommuEvent> reader = EventFiles.reader(file, IommuEvent.class)) {
+          try (EventFiles.RecordReader<IommuEvent> reader =
+              EventFiles.reader(file, IommuEvent.class)) {
             while (reader.hasNext()) counting.event(reader.next());
           }
         }
       }
-      reports.add(new FileReport(file, kind, fileHost, counting.events - eventsBefore,
-          counting.rejected - rejectedBefore));
+      reports.add(
+          new FileReport(
+              file,
+              kind,
+              fileHost,
+              counting.events - eventsBefore,
+              counting.rejected - rejectedBefore));
     }
     Map<String, ImportStats> stats = new LinkedHashMap<>();
     importers.forEach((h, importer) -> stats.put(h, importer.stats()));

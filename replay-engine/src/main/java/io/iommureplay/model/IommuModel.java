@@ -7,14 +7,14 @@ import io.iommureplay.model.pagetable.UnmapResult;
 import io.iommureplay.model.sva.PasidSpace;
 import io.iommureplay.schema.Attribution;
 import io.iommureplay.schema.DeviceAccess;
-import io.iommureplay.schema.IovaDomainInit;
-import io.iommureplay.schema.IovaRange;
-import io.iommureplay.schema.PasidOp;
-import io.iommureplay.schema.ReservedRegion;
 import io.iommureplay.schema.DomainLifecycle;
 import io.iommureplay.schema.DomainType;
 import io.iommureplay.schema.IommuEvent;
+import io.iommureplay.schema.IovaDomainInit;
+import io.iommureplay.schema.IovaRange;
 import io.iommureplay.schema.Mapping;
+import io.iommureplay.schema.PasidOp;
+import io.iommureplay.schema.ReservedRegion;
 import io.iommureplay.schema.Unmapping;
 import java.util.Collection;
 import java.util.Collections;
@@ -37,7 +37,8 @@ public final class IommuModel {
   public IommuModel(ModelConfig config, ModelListener listener) {
     this.config = config;
     this.listener = listener;
-    orphanUnmaps.onEvict(o -> listener.notApplied(o.event(), "no domain: the unmap could not be attributed"));
+    orphanUnmaps.onEvict(
+        o -> listener.notApplied(o.event(), "no domain: the unmap could not be attributed"));
   }
 
   /** Domains by id. */
@@ -61,11 +62,12 @@ public final class IommuModel {
       case MAP -> onMap(event, (Mapping) event.getPayload());
       case UNMAP -> onUnmap(event, (Unmapping) event.getPayload());
       case SVA_BIND -> onBind(event, (PasidOp) event.getPayload());
-      case SVA_UNBIND -> pasids.unbind(event.getDevice(), ((PasidOp) event.getPayload()).getPasid());
+      case SVA_UNBIND ->
+          pasids.unbind(event.getDevice(), ((PasidOp) event.getPayload()).getPasid());
       case MM_EXIT -> pasids.mmExit(((PasidOp) event.getPayload()).getMmId());
       case PASID_FREE -> pasids.free(((PasidOp) event.getPayload()).getPasid());
       case DEVICE_ACCESS -> checkPasid(event, ((DeviceAccess) event.getPayload()).getPasid());
-      default -> { }
+      default -> {}
     }
   }
 
@@ -73,14 +75,17 @@ public final class IommuModel {
     Domain domain = domainOf(event);
     if (domain == null) return;
     domain.setGranule(init.getGranule());
-    if (domain.type() == DomainType.UNKNOWN) domain.setType(DomainType.DMA); // dma-iommu owns it; lazy if FQ seen
+    if (domain.type() == DomainType.UNKNOWN)
+      domain.setType(DomainType.DMA); // dma-iommu owns it; lazy if FQ seen
   }
 
   private void onIovaReserve(IommuEvent event, IovaRange range) {
     Domain domain = domainOf(event);
     if (domain == null) return;
     long granule = domain.granule();
-    domain.reservedRegions().add(range.getPfnLo() * granule, (range.getPfnHi() - range.getPfnLo() + 1) * granule, null);
+    domain
+        .reservedRegions()
+        .add(range.getPfnLo() * granule, (range.getPfnHi() - range.getPfnLo() + 1) * granule, null);
   }
 
   private void onReservedRegion(IommuEvent event, ReservedRegion region) {
@@ -107,7 +112,8 @@ public final class IommuModel {
 
   private void onDomainAlloc(IommuEvent event, DomainLifecycle alloc) {
     Domain domain = domainOf(event);
-    if (domain != null && alloc.getDomainType() != DomainType.UNKNOWN) domain.setType(alloc.getDomainType());
+    if (domain != null && alloc.getDomainType() != DomainType.UNKNOWN)
+      domain.setType(alloc.getDomainType());
   }
 
   private void attach(IommuEvent event) {
@@ -132,18 +138,23 @@ public final class IommuModel {
     adoptOrphanUnmap(domain, map);
     // prot 0 means the trace did not say (iommu:map does not print it); a traced map succeeded, and
     // iommu_map() refuses one without read or write permission, so it had some: assume both.
-    int prot = map.getProt() == 0 ? IoPageTable.IOMMU_READ | IoPageTable.IOMMU_WRITE : map.getProt();
-    MapResult result = domain.pageTable().map(map.getIova(), map.getPaddr(), map.getSize(), prot, event.getCpu());
+    int prot =
+        map.getProt() == 0 ? IoPageTable.IOMMU_READ | IoPageTable.IOMMU_WRITE : map.getProt();
+    MapResult result =
+        domain.pageTable().map(map.getIova(), map.getPaddr(), map.getSize(), prot, event.getCpu());
     listener.mapped(event, domain, map, result);
-    ReservedRegions.Region forbidden = domain.reservedRegions().forbidding(map.getIova(), map.getSize(), map.getPaddr());
+    ReservedRegions.Region forbidden =
+        domain.reservedRegions().forbidding(map.getIova(), map.getSize(), map.getPaddr());
     if (forbidden != null) listener.reservedRegionMapped(event, domain, map, forbidden);
   }
 
   private void onUnmap(IommuEvent event, Unmapping unmap) {
     Domain domain = domainOf(event);
     // An inferred domain that has nothing mapped there was a wrong guess: wait for better evidence.
-    boolean wrongGuess = domain != null && event.getAttribution() == Attribution.INFERRED
-        && domain.pageTable().mappedBytes(unmap.getIova(), unmap.getSize()) == 0;
+    boolean wrongGuess =
+        domain != null
+            && event.getAttribution() == Attribution.INFERRED
+            && domain.pageTable().mappedBytes(unmap.getIova(), unmap.getSize()) == 0;
     if (domain == null || wrongGuess) {
       orphanUnmaps.add(event, unmap);
       return;
@@ -160,21 +171,27 @@ public final class IommuModel {
   /**
    * An unmap whose domain the trace did not tell (its kprobes were missed) is kept aside. Drivers
    * never map over a live mapping (VT-d would warn "DMA PTE for vPFN ... already set"), so when a
-   * map meets a live mapping that such an unmap covers, that unmap was this domain's: apply it first.
+   * map meets a live mapping that such an unmap covers, that unmap was this domain's: apply it
+   * first.
    */
   private void adoptOrphanUnmap(Domain domain, Mapping map) {
-    if (orphanUnmaps.isEmpty() || !orphanUnmaps.overlaps(map.getIova(), map.getSize())
+    if (orphanUnmaps.isEmpty()
+        || !orphanUnmaps.overlaps(map.getIova(), map.getSize())
         || domain.pageTable().mappedBytes(map.getIova(), map.getSize()) == 0) {
       return;
     }
-    OrphanUnmaps.Orphan orphan = orphanUnmaps.take(map.getIova(), map.getSize(),
-        o -> domain.pageTable().mappedBytes(o.unmap().getIova(), o.unmap().getSize()) > 0);
+    OrphanUnmaps.Orphan orphan =
+        orphanUnmaps.take(
+            map.getIova(),
+            map.getSize(),
+            o -> domain.pageTable().mappedBytes(o.unmap().getIova(), o.unmap().getSize()) > 0);
     if (orphan != null) applyUnmap(orphan.event(), domain, orphan.unmap());
   }
 
   /** Ends the replay: unmaps whose domain never became known are reported as not applied. */
   public void finish() {
-    orphanUnmaps.drain(o -> listener.notApplied(o.event(), "no domain: the unmap could not be attributed"));
+    orphanUnmaps.drain(
+        o -> listener.notApplied(o.event(), "no domain: the unmap could not be attributed"));
   }
 
   /** A map or unmap names its device even where no attach was recorded (tracing started late). */
@@ -197,7 +214,8 @@ public final class IommuModel {
   private Domain domainOf(IommuEvent event) {
     long id = event.getDomain();
     if (id < 0) return null;
-    return domains.computeIfAbsent(id, i -> new Domain(i, DomainType.UNKNOWN, config.pageTableFormat(),
-        TablePageListener.NONE));
+    return domains.computeIfAbsent(
+        id,
+        i -> new Domain(i, DomainType.UNKNOWN, config.pageTableFormat(), TablePageListener.NONE));
   }
 }

@@ -21,17 +21,19 @@ public interface ModelListener {
   default void unmapped(IommuEvent event, Domain domain, Unmapping unmap, UnmapResult result) {}
 
   /** A map into a reserved region that forbids it (a DMA domain maps only DIRECT regions, 1:1). */
-  default void reservedRegionMapped(IommuEvent event, Domain domain, Mapping map, ReservedRegions.Region region) {}
+  default void reservedRegionMapped(
+      IommuEvent event, Domain domain, Mapping map, ReservedRegions.Region region) {}
 
   /** A device used a PASID it may not use now (DEVICE_ACCESS or IO_PAGE_FAULT carrying a PASID). */
-  default void pasidMisused(IommuEvent event, String device, int pasid, PasidSpace.Problem problem) {}
+  default void pasidMisused(
+      IommuEvent event, String device, int pasid, PasidSpace.Problem problem) {}
 
   /** A PASID was bound to a device; {@code allocated} when the mm got the PASID with this bind. */
   default void pasidBound(IommuEvent event, String device, int pasid, boolean allocated) {}
 
   /**
-   * An event the model could not apply: its domain is unknown (the importer could not attribute
-   * it) or its values are impossible. Counted, never silently dropped.
+   * An event the model could not apply: its domain is unknown (the importer could not attribute it)
+   * or its values are impossible. Counted, never silently dropped.
    */
   default void notApplied(IommuEvent event, String reason) {}
 }

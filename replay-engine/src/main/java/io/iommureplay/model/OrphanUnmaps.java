@@ -10,12 +10,13 @@ import java.util.function.Consumer;
 import java.util.function.Predicate;
 
 /**
- * Unmaps the importer could not attribute to a domain, kept (the most recent {@link #CAPACITY}) until
- * a later map shows which domain they belonged to. Oldest first out when full: an unmap that old
- * was not followed by a map of its range, so nothing depends on it.
+ * Unmaps the importer could not attribute to a domain, kept (the most recent {@link #CAPACITY})
+ * until a later map shows which domain they belonged to. Oldest first out when full: an unmap that
+ * old was not followed by a map of its range, so nothing depends on it.
  */
 final class OrphanUnmaps {
   static final int CAPACITY = 4096;
+
   /** Longest unmap looked back for: 1 GiB, the largest page of the formats modelled. */
   static final long MAX_SPAN = 1L << 30;
 
@@ -23,8 +24,9 @@ final class OrphanUnmaps {
 
   /** Kept unmaps by IOVA; several domains may each have lost an unmap of the same IOVA. */
   private final TreeMap<Long, List<Orphan>> byIova = new TreeMap<>();
+
   private final ArrayDeque<Orphan> byAge = new ArrayDeque<>();
-  private Consumer<Orphan> onEvict = o -> { };
+  private Consumer<Orphan> onEvict = o -> {};
 
   boolean isEmpty() {
     return byAge.isEmpty();

@@ -13,15 +13,19 @@ import java.util.TreeMap;
  * mapped 1:1 (iommu_create_device_direct_mappings()).
  */
 public final class ReservedRegions {
-  /** A reserved range; {@code kind} is null where the trace says only that the IOVA was reserved. */
+  /**
+   * A reserved range; {@code kind} is null where the trace says only that the IOVA was reserved.
+   */
   public record Region(long start, long end, ReservedRegionKind kind) {
     /** Whether mapping {@code [iova, iova+size)} to {@code paddr} inside this region is allowed. */
     boolean allows(long iova, long paddr) {
       boolean identity = iova == paddr;
-      if (kind == null) return identity; // an IOVA reservation: only the 1:1 direct mappings land there
+      if (kind == null)
+        return identity; // an IOVA reservation: only the 1:1 direct mappings land there
       return switch (kind) {
         case DIRECT, DIRECT_RELAXABLE -> identity;
-        case SW_MSI -> true; // the MSI cookie maps doorbells here on demand (iommu_dma_get_msi_page)
+        case SW_MSI ->
+            true; // the MSI cookie maps doorbells here on demand (iommu_dma_get_msi_page)
         case RESERVED, MSI -> false;
       };
     }
@@ -32,14 +36,18 @@ public final class ReservedRegions {
   void add(long start, long size, ReservedRegionKind kind) {
     Region existing = byStart.get(start);
     // A typed region wins over a bare IOVA reservation of the same range.
-    if (existing == null || existing.kind() == null) byStart.put(start, new Region(start, start + size, kind));
+    if (existing == null || existing.kind() == null)
+      byStart.put(start, new Region(start, start + size, kind));
   }
 
-  /** The first region that forbids mapping {@code [iova, iova + size)} to {@code paddr}, or null. */
+  /**
+   * The first region that forbids mapping {@code [iova, iova + size)} to {@code paddr}, or null.
+   */
   public Region forbidding(long iova, long size, long paddr) {
     if (byStart.isEmpty()) return null;
     Map.Entry<Long, Region> first = byStart.floorEntry(iova);
-    Long from = first != null && first.getValue().end() > iova ? first.getKey() : Long.valueOf(iova);
+    Long from =
+        first != null && first.getValue().end() > iova ? first.getKey() : Long.valueOf(iova);
     for (Region r : byStart.subMap(from, true, iova + size, false).values()) {
       if (r.end() > iova && !r.allows(iova, paddr)) return r;
     }

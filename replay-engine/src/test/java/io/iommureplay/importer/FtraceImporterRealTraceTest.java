@@ -34,7 +34,8 @@ class FtraceImporterRealTraceTest {
     assertThat(result.stats.malformedLines()).isZero();
     assertThat(result.rejected).isEmpty();
     assertThat(result.stats.unknownKinds()).isEmpty();
-    assertThat(result.stats.events()).isEqualTo(expected.values().stream().mapToLong(Long::longValue).sum());
+    assertThat(result.stats.events())
+        .isEqualTo(expected.values().stream().mapToLong(Long::longValue).sum());
   }
 
   @ParameterizedTest
@@ -42,16 +43,21 @@ class FtraceImporterRealTraceTest {
   void mapAndUnmapAreAttributedToDeviceAndDomain(String name) throws Exception {
     Result result = importTrace(name);
     double rate = result.stats.mapUnmapAttributionRate();
-    System.out.printf("%s: map/unmap attribution %.4f%% %s%n", name, rate * 100, result.stats.mapUnmapAttribution());
+    System.out.printf(
+        "%s: map/unmap attribution %.4f%% %s%n",
+        name, rate * 100, result.stats.mapUnmapAttribution());
 
     assertThat(rate).isGreaterThanOrEqualTo(0.99);
     Map<EventType, Long> attributedWithoutDomain = new EnumMap<>(EventType.class);
     for (IommuEvent e : result.mapsAndUnmaps) {
-      if (e.getAttribution() != Attribution.MISSING && (e.getDomain() < 0 || e.getDevice() == null)) {
+      if (e.getAttribution() != Attribution.MISSING
+          && (e.getDomain() < 0 || e.getDevice() == null)) {
         attributedWithoutDomain.merge(e.getType(), 1L, Long::sum);
       }
     }
-    assertThat(attributedWithoutDomain).as("attributed events name both domain and device").isEmpty();
+    assertThat(attributedWithoutDomain)
+        .as("attributed events name both domain and device")
+        .isEmpty();
   }
 
   @ParameterizedTest
@@ -65,23 +71,26 @@ class FtraceImporterRealTraceTest {
     SpecificDatumWriter<IommuEvent> writer = new SpecificDatumWriter<>(IommuEvent.class);
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     BinaryEncoder encoder = EncoderFactory.get().directBinaryEncoder(bytes, null);
-    FtraceImporter importer = new FtraceImporter(name, new ImportSink() {
-      @Override
-      public void event(IommuEvent event) {
-        try {
-          bytes.reset();
-          writer.write(event, encoder);
-          sha.update(bytes.toByteArray());
-        } catch (IOException e) {
-          throw new UncheckedIOException(e);
-        }
-      }
+    FtraceImporter importer =
+        new FtraceImporter(
+            name,
+            new ImportSink() {
+              @Override
+              public void event(IommuEvent event) {
+                try {
+                  bytes.reset();
+                  writer.write(event, encoder);
+                  sha.update(bytes.toByteArray());
+                } catch (IOException e) {
+                  throw new UncheckedIOException(e);
+                }
+              }
 
-      @Override
-      public void rejected(RejectedLine line) {
-        sha.update(line.toString().getBytes());
-      }
-    });
+              @Override
+              public void rejected(RejectedLine line) {
+                sha.update(line.toString().getBytes());
+              }
+            });
     try (BufferedReader in = TraceInput.open(SharedTraces.trace(name))) {
       importer.read(name, in);
     }
@@ -89,26 +98,33 @@ class FtraceImporterRealTraceTest {
     return sha.digest();
   }
 
-  private record Result(ImportStats stats, List<IommuEvent> mapsAndUnmaps, List<ImportSink.RejectedLine> rejected) {}
+  private record Result(
+      ImportStats stats, List<IommuEvent> mapsAndUnmaps, List<ImportSink.RejectedLine> rejected) {}
 
   private static Result importTrace(String name) throws IOException {
     List<IommuEvent> mapsAndUnmaps = new ArrayList<>();
     List<ImportSink.RejectedLine> rejected = new ArrayList<>();
     long[] lastSeq = {0};
-    FtraceImporter importer = new FtraceImporter(name, new ImportSink() {
-      @Override
-      public void event(IommuEvent event) {
-        assertThat(event.getSeq()).as("events leave in line order").isGreaterThan(lastSeq[0]);
-        lastSeq[0] = event.getSeq();
-        if (event.getType() == EventType.MAP || event.getType() == EventType.UNMAP) mapsAndUnmaps.add(event);
-      }
+    FtraceImporter importer =
+        new FtraceImporter(
+            name,
+            new ImportSink() {
+              @Override
+              public void event(IommuEvent event) {
+                assertThat(event.getSeq())
+                    .as("events leave in line order")
+                    .isGreaterThan(lastSeq[0]);
+                lastSeq[0] = event.getSeq();
+                if (event.getType() == EventType.MAP || event.getType() == EventType.UNMAP)
+                  mapsAndUnmaps.add(event);
+              }
 
-      @Override
-      public void rejected(RejectedLine line) {
-        if (rejected.size() < 20) System.out.println(line);
-        rejected.add(line);
-      }
-    });
+              @Override
+              public void rejected(RejectedLine line) {
+                if (rejected.size() < 20) System.out.println(line);
+                rejected.add(line);
+              }
+            });
     try (BufferedReader in = TraceInput.open(SharedTraces.trace(name))) {
       importer.read(name, in);
     }

@@ -18,7 +18,8 @@ public final class SharedTraces {
   private SharedTraces() {}
 
   public static Path dir() {
-    Path dir = Path.of(System.getProperty("iommureplay.shared.dir", "../../shared")).resolve("traces");
+    Path dir =
+        Path.of(System.getProperty("iommureplay.shared.dir", "../../shared")).resolve("traces");
     if (!Files.isDirectory(dir)) {
       if (System.getenv("CI") != null) fail("shared traces not found at " + dir.toAbsolutePath());
       assumeTrue(false, "shared traces not found at " + dir.toAbsolutePath());
@@ -30,7 +31,9 @@ public final class SharedTraces {
     return dir().resolve(name + ".trace.gz");
   }
 
-  /** The {@code NAME.counts.txt} beside a trace: events per type, "qi_submit KIND" split by kind. */
+  /**
+   * The {@code NAME.counts.txt} beside a trace: events per type, "qi_submit KIND" split by kind.
+   */
   public static Map<String, Long> counts(String name) {
     Map<String, Long> counts = new LinkedHashMap<>();
     try {
@@ -38,7 +41,8 @@ public final class SharedTraces {
         String trimmed = line.strip();
         if (trimmed.isEmpty()) continue;
         int space = trimmed.indexOf(' ');
-        counts.put(trimmed.substring(space + 1).strip(), Long.parseLong(trimmed.substring(0, space)));
+        counts.put(
+            trimmed.substring(space + 1).strip(), Long.parseLong(trimmed.substring(0, space)));
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);

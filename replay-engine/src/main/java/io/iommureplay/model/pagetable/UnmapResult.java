@@ -17,25 +17,35 @@ import java.util.List;
  *     before children; the caller holds them as {@code freeTiming} says
  * @param freeTiming when {@code freedTables} are freed
  */
-public record UnmapResult(OpStatus status, long unmappedSize, long removedBytes, long removedOutsideRange,
-                          long notMappedBytes, PartialLargePage partialLargePage, List<TablePage> freedTables,
-                          TableFreeTiming freeTiming) {
+public record UnmapResult(
+    OpStatus status,
+    long unmappedSize,
+    long removedBytes,
+    long removedOutsideRange,
+    long notMappedBytes,
+    PartialLargePage partialLargePage,
+    List<TablePage> freedTables,
+    TableFreeTiming freeTiming) {
 
-    /** A large page the requested range covers only in part. */
-    public enum PartialLargePage {
-        NONE,
-        /** VT-d {@code intel_iommu_unmap()} size round-up, AMD {@code iommu_v1_unmap_pages()}: all of it went. */
-        REMOVED_WHOLE,
-        /** ARM {@code __arm_lpae_unmap()}: "Unmap of a partial large IOPTE is not allowed", 0 bytes. */
-        REFUSED,
-        /**
-         * VT-d range starting inside a superpage: {@code dma_pte_clear_level()} recurses into the
-         * superpage's data page as if it were a table; the superpage stays mapped.
-         */
-        LEFT_MAPPED
-    }
+  /** A large page the requested range covers only in part. */
+  public enum PartialLargePage {
+    NONE,
+    /**
+     * VT-d {@code intel_iommu_unmap()} size round-up, AMD {@code iommu_v1_unmap_pages()}: all of it
+     * went.
+     */
+    REMOVED_WHOLE,
+    /** ARM {@code __arm_lpae_unmap()}: "Unmap of a partial large IOPTE is not allowed", 0 bytes. */
+    REFUSED,
+    /**
+     * VT-d range starting inside a superpage: {@code dma_pte_clear_level()} recurses into the
+     * superpage's data page as if it were a table; the superpage stays mapped.
+     */
+    LEFT_MAPPED
+  }
 
-    static UnmapResult unaligned(TableFreeTiming freeTiming) {
-        return new UnmapResult(OpStatus.UNALIGNED, 0, 0, 0, 0, PartialLargePage.NONE, List.of(), freeTiming);
-    }
+  static UnmapResult unaligned(TableFreeTiming freeTiming) {
+    return new UnmapResult(
+        OpStatus.UNALIGNED, 0, 0, 0, 0, PartialLargePage.NONE, List.of(), freeTiming);
+  }
 }

@@ -2,7 +2,10 @@ package io.iommureplay.model.snapshot;
 
 import java.nio.charset.StandardCharsets;
 
-/** Reads what {@link SnapshotOutput} wrote; a truncated or corrupt snapshot raises {@link SnapshotFormatException}. */
+/**
+ * Reads what {@link SnapshotOutput} wrote; a truncated or corrupt snapshot raises {@link
+ * SnapshotFormatException}.
+ */
 public final class SnapshotInput {
   private final byte[] buf;
   private int pos;
@@ -47,7 +50,8 @@ public final class SnapshotInput {
 
   public boolean readBoolean() {
     byte b = next();
-    if (b != 0 && b != 1) throw new SnapshotFormatException("bad boolean " + b + " at offset " + (pos - 1));
+    if (b != 0 && b != 1)
+      throw new SnapshotFormatException("bad boolean " + b + " at offset " + (pos - 1));
     return b == 1;
   }
 
@@ -55,7 +59,8 @@ public final class SnapshotInput {
     int n = readVarInt();
     if (n == 0) return null;
     int length = n - 1;
-    if (length > end - pos) throw new SnapshotFormatException("string runs past the end at offset " + pos);
+    if (length > end - pos)
+      throw new SnapshotFormatException("string runs past the end at offset " + pos);
     String s = new String(buf, pos, length, StandardCharsets.UTF_8);
     pos += length;
     return s;
@@ -70,10 +75,14 @@ public final class SnapshotInput {
     return constants[ordinal];
   }
 
-  /** A count that must fit the bytes left (each element takes at least one byte): guards allocations. */
+  /**
+   * A count that must fit the bytes left (each element takes at least one byte): guards
+   * allocations.
+   */
   public int readCount() {
     int n = readVarInt();
-    if (n > end - pos) throw new SnapshotFormatException("count " + n + " exceeds the bytes left at offset " + pos);
+    if (n > end - pos)
+      throw new SnapshotFormatException("count " + n + " exceeds the bytes left at offset " + pos);
     return n;
   }
 

@@ -8,8 +8,8 @@ import java.util.Arrays;
  * Writes model state compactly: unsigned LEB128 varints for counts and non-negative numbers,
  * zig-zag varints for signed ones, fixed 8 bytes where values are spread over 64 bits (addresses).
  * Every model component writes itself with {@code save(SnapshotOutput)} and reads itself back with
- * a matching {@code restore(SnapshotInput)}; {@link ModelSnapshot} frames the whole with a magic and
- * a format version.
+ * a matching {@code restore(SnapshotInput)}; {@link ModelSnapshot} frames the whole with a magic
+ * and a format version.
  */
 public final class SnapshotOutput {
   private byte[] buf = new byte[256];

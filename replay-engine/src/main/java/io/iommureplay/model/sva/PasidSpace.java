@@ -15,18 +15,25 @@ import java.util.TreeSet;
  * <p>PASID 0 means none. Global PASIDs are handed out lowest-free from 1 (ida_alloc_range), so a
  * freed PASID is reused at once. An mm gets one PASID on its first bind and keeps it until the mm
  * exits (iommu_sva_bind_device() / mm_pasid_drop()), not until the last unbind. A device may issue
- * DMA or page requests on a PASID only while it is bound and the mm is alive; iommu_sva_unbind_device()
- * requires the device to have stopped and drained them first.
+ * DMA or page requests on a PASID only while it is bound and the mm is alive;
+ * iommu_sva_unbind_device() requires the device to have stopped and drained them first.
  */
 public final class PasidSpace {
   /** Why a use of a PASID is not valid. */
-  public enum Problem { NEVER_BOUND, AFTER_UNBIND, AFTER_MM_EXIT, AFTER_FREE }
+  public enum Problem {
+    NEVER_BOUND,
+    AFTER_UNBIND,
+    AFTER_MM_EXIT,
+    AFTER_FREE
+  }
 
   private final BitSet allocated = new BitSet();
   private final Map<Long, Integer> pasidOfMm = new HashMap<>();
   private final Map<Integer, Long> mmOfPasid = new TreeMap<>();
+
   /** Active bonds, "device pasid". */
   private final TreeSet<String> bonds = new TreeSet<>();
+
   /** Why a PASID/device pair stopped being usable, for the message of a late use. */
   private final Map<String, Problem> ended = new TreeMap<>();
 
@@ -79,11 +86,12 @@ public final class PasidSpace {
 
   private void endBonds(int pasid, Problem why) {
     String suffix = " " + pasid;
-    bonds.removeIf(bond -> {
-      if (!bond.endsWith(suffix)) return false;
-      ended.put(bond, why);
-      return true;
-    });
+    bonds.removeIf(
+        bond -> {
+          if (!bond.endsWith(suffix)) return false;
+          ended.put(bond, why);
+          return true;
+        });
   }
 
   /** Null when {@code device} may use {@code pasid} now, else why not. */
@@ -120,7 +128,8 @@ public final class PasidSpace {
     }
     for (int i = in.readCount(); i > 0; i--) s.allocated.set(in.readVarInt());
     for (int i = in.readCount(); i > 0; i--) s.bonds.add(in.readString());
-    for (int i = in.readCount(); i > 0; i--) s.ended.put(in.readString(), in.readEnum(Problem.class));
+    for (int i = in.readCount(); i > 0; i--)
+      s.ended.put(in.readString(), in.readEnum(Problem.class));
     return s;
   }
 }

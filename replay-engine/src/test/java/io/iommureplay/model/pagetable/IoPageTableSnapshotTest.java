@@ -16,8 +16,11 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 class IoPageTableSnapshotTest {
   static Stream<PageTableFormat> formats() {
-    return Stream.of(PageTableFormat.vtdSecondStage(4, 2), PageTableFormat.vtdSecondStage(5, 1),
-        PageTableFormat.amdV1(), PageTableFormat.armLpae4k(48));
+    return Stream.of(
+        PageTableFormat.vtdSecondStage(4, 2),
+        PageTableFormat.vtdSecondStage(5, 1),
+        PageTableFormat.amdV1(),
+        PageTableFormat.armLpae4k(48));
   }
 
   @ParameterizedTest
@@ -44,7 +47,8 @@ class IoPageTableSnapshotTest {
   @MethodSource("formats")
   void consecutive4kMappingsCostAFewBytesEach(PageTableFormat format) {
     IoPageTable table = new IoPageTable(format, TablePageListener.NONE);
-    for (long i = 0; i < 100_000; i++) table.map(0x100000000L + i * 4096, 0x200000000L + i * 4096, 4096, 3, 0);
+    for (long i = 0; i < 100_000; i++)
+      table.map(0x100000000L + i * 4096, 0x200000000L + i * 4096, 4096, 3, 0);
     SnapshotOutput out = new SnapshotOutput();
     table.save(out);
 
@@ -60,8 +64,13 @@ class IoPageTableSnapshotTest {
     table.save(out);
     byte[] bytes = out.toByteArray();
 
-    assertThatThrownBy(() -> IoPageTable.restore(new SnapshotInput(Arrays.copyOf(bytes, bytes.length / 2)), format,
-        TablePageListener.NONE)).isInstanceOf(SnapshotFormatException.class);
+    assertThatThrownBy(
+            () ->
+                IoPageTable.restore(
+                    new SnapshotInput(Arrays.copyOf(bytes, bytes.length / 2)),
+                    format,
+                    TablePageListener.NONE))
+        .isInstanceOf(SnapshotFormatException.class);
   }
 
   private static IoPageTable roundTrip(IoPageTable table, PageTableFormat format) {
@@ -82,7 +91,8 @@ class IoPageTableSnapshotTest {
       long iova = (0x40000000L + random.nextInt(1 << 18) * 4096L) & -page;
       long pages = 1 + random.nextInt(large ? 2 : 16);
       if (random.nextBoolean()) {
-        results.add(table.map(iova, 0x8000000000L + iova, pages * page, 3, random.nextInt(4)).toString());
+        results.add(
+            table.map(iova, 0x8000000000L + iova, pages * page, 3, random.nextInt(4)).toString());
       } else {
         results.add(table.unmap(iova, pages * page, random.nextInt(4)).toString());
       }
@@ -92,7 +102,8 @@ class IoPageTableSnapshotTest {
 
   private static List<String> mappings(IoPageTable table) {
     List<String> out = new ArrayList<>();
-    table.forEachMapping((iova, paddr, size, prot) -> out.add(iova + ":" + paddr + ":" + size + ":" + prot));
+    table.forEachMapping(
+        (iova, paddr, size, prot) -> out.add(iova + ":" + paddr + ":" + size + ":" + prot));
     return out;
   }
 

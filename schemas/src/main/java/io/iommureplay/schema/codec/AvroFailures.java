@@ -9,19 +9,25 @@ final class AvroFailures {
   private AvroFailures() {}
 
   /**
-   * Throws when Avro failed because it refused to load a generated class (trusted packages not configured):
-   * every record would fail the same way, so it must not be reported as one bad record.
+   * Throws when Avro failed because it refused to load a generated class (trusted packages not
+   * configured): every record would fail the same way, so it must not be reported as one bad
+   * record.
    */
   static void checkNotRefused(Exception e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof SecurityException) {
-        throw new IllegalStateException("Avro refused to load a generated class; run the JVM with"
-            + " -Dorg.apache.avro.SERIALIZABLE_PACKAGES=io.iommureplay.schema", e);
+        throw new IllegalStateException(
+            "Avro refused to load a generated class; run the JVM with"
+                + " -Dorg.apache.avro.SERIALIZABLE_PACKAGES=io.iommureplay.schema",
+            e);
       }
     }
   }
 
-  /** The messages of the exception and its causes, joined; Avro often puts the useful part in a cause. */
+  /**
+   * The messages of the exception and its causes, joined; Avro often puts the useful part in a
+   * cause.
+   */
   static String describe(Throwable e) {
     List<String> parts = new ArrayList<>();
     for (Throwable t = e; t != null; t = t.getCause()) {

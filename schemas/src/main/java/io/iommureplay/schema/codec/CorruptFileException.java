@@ -3,8 +3,9 @@ package io.iommureplay.schema.codec;
 import java.nio.file.Path;
 
 /**
- * An Avro container file that stopped being readable part-way: a damaged block, or a file cut short. The
- * message names the file, the record being read and the byte offset of its block, so it can be printed as is.
+ * An Avro container file that stopped being readable part-way: a damaged block, or a file cut
+ * short. The message names the file, the record being read and the byte offset of its block, so it
+ * can be printed as is.
  */
 public final class CorruptFileException extends RuntimeException {
 
@@ -13,7 +14,10 @@ public final class CorruptFileException extends RuntimeException {
   private final long blockOffset;
 
   CorruptFileException(Path file, long record, long blockOffset, String problem, Throwable cause) {
-    super(String.format("%s: unreadable at record %d (block at byte %d): %s", file, record, blockOffset, problem),
+    super(
+        String.format(
+            "%s: unreadable at record %d (block at byte %d): %s",
+            file, record, blockOffset, problem),
         cause);
     this.file = file;
     this.record = record;

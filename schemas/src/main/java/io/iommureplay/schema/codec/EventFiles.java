@@ -30,34 +30,37 @@ import org.apache.avro.specific.SpecificDatumWriter;
 import org.apache.avro.specific.SpecificRecord;
 
 /**
- * Avro object container files of one record type (SPEC: Events — events, and findings, go to files this way):
- * a header with the writer schema, then blocks of records, each block compressed and followed by a sync
- * marker. Readers resolve the file's writer schema to the current one, so files of kept releases stay readable.
+ * Avro object container files of one record type (SPEC: Events — events, and findings, go to files
+ * this way): a header with the writer schema, then blocks of records, each block compressed and
+ * followed by a sync marker. Readers resolve the file's writer schema to the current one, so files
+ * of kept releases stay readable.
  */
 public final class EventFiles {
 
   /**
-   * Deflate at level 1: most of deflate's size reduction on these repetitive records, at a fraction of the
-   * CPU of the default level, which matters when importing or replaying millions of events.
+   * Deflate at level 1: most of deflate's size reduction on these repetitive records, at a fraction
+   * of the CPU of the default level, which matters when importing or replaying millions of events.
    */
   public static final CodecFactory DEFAULT_CODEC = CodecFactory.deflateCodec(1);
 
   private EventFiles() {}
 
   /**
-   * Creates (or truncates) {@code file} and returns a writer of {@code type} records compressed with
-   * {@link #DEFAULT_CODEC}. Close it to finish the file.
+   * Creates (or truncates) {@code file} and returns a writer of {@code type} records compressed
+   * with {@link #DEFAULT_CODEC}. Close it to finish the file.
    */
-  public static <T extends SpecificRecord> RecordWriter<T> writer(Path file, Class<T> type) throws IOException {
+  public static <T extends SpecificRecord> RecordWriter<T> writer(Path file, Class<T> type)
+      throws IOException {
     return writer(file, type, DEFAULT_CODEC);
   }
 
   /**
-   * Creates (or truncates) {@code file} and returns a writer of {@code type} records compressed with
-   * {@code codec} (e.g. {@code CodecFactory.fromString("null")} for none). Close it to finish the file.
+   * Creates (or truncates) {@code file} and returns a writer of {@code type} records compressed
+   * with {@code codec} (e.g. {@code CodecFactory.fromString("null")} for none). Close it to finish
+   * the file.
    */
-  public static <T extends SpecificRecord> RecordWriter<T> writer(Path file, Class<T> type, CodecFactory codec)
-      throws IOException {
+  public static <T extends SpecificRecord> RecordWriter<T> writer(
+      Path file, Class<T> type, CodecFactory codec) throws IOException {
     DatumWriter<T> datumWriter = datumWriter(type);
     DataFileWriter<T> avro = new DataFileWriter<>(datumWriter).setCodec(codec);
     Schema schema = SpecificData.get().getSchema(type);
@@ -68,20 +71,23 @@ public final class EventFiles {
   }
 
   /**
-   * Opens {@code file} for streaming its records as {@code type}, resolving the file's writer schema to the
-   * current one.
+   * Opens {@code file} for streaming its records as {@code type}, resolving the file's writer
+   * schema to the current one.
    *
-   * @throws IOException when the file cannot be opened, is not an Avro container file, or holds records that
-   *     cannot be read as {@code type}; the message names the file
+   * @throws IOException when the file cannot be opened, is not an Avro container file, or holds
+   *     records that cannot be read as {@code type}; the message names the file
    */
-  public static <T extends SpecificRecord> RecordReader<T> reader(Path file, Class<T> type) throws IOException {
+  public static <T extends SpecificRecord> RecordReader<T> reader(Path file, Class<T> type)
+      throws IOException {
     if (!isAvroContainer(file)) {
       throw new IOException(file + ": not an Avro container file");
     }
     long length = Files.size(file);
     DataFileReader<T> avro;
     try {
-      avro = new DataFileReader<>(file.toFile(), new SpecificDatumReader<>(type)); // closes the file on failure
+      avro =
+          new DataFileReader<>(
+              file.toFile(), new SpecificDatumReader<>(type)); // closes the file on failure
     } catch (IOException | RuntimeException e) {
       AvroFailures.checkNotRefused(e);
       throw new IOException(file + ": unreadable Avro header: " + AvroFailures.describe(e), e);
@@ -91,18 +97,22 @@ public final class EventFiles {
         SchemaCompatibility.checkReaderWriterCompatibility(readerSchema, avro.getSchema());
     if (compatibility.getType() != SchemaCompatibilityType.COMPATIBLE) {
       avro.close();
-      throw new IOException(String.format("%s: holds %s records, which cannot be read as %s: %s", file,
-          avro.getSchema().getFullName(), readerSchema.getFullName(),
-          compatibility.getResult().getIncompatibilities().stream()
-              .map(i -> i.getMessage() + " at " + i.getLocation())
-              .collect(Collectors.joining("; "))));
+      throw new IOException(
+          String.format(
+              "%s: holds %s records, which cannot be read as %s: %s",
+              file,
+              avro.getSchema().getFullName(),
+              readerSchema.getFullName(),
+              compatibility.getResult().getIncompatibilities().stream()
+                  .map(i -> i.getMessage() + " at " + i.getLocation())
+                  .collect(Collectors.joining("; "))));
     }
     return new RecordReader<>(file, avro, length);
   }
 
   /**
-   * Whether {@code file} starts with the Avro container magic ("Obj" 1), which tells an Avro file from text
-   * without reading further. An empty or shorter file is not one.
+   * Whether {@code file} starts with the Avro container magic ("Obj" 1), which tells an Avro file
+   * from text without reading further. An empty or shorter file is not one.
    */
   /** A byte buffer whose contents can be handed on without a copy. */
   private static final class ExposedByteArrayOutputStream extends ByteArrayOutputStream {
@@ -113,7 +123,9 @@ public final class EventFiles {
 
   @SuppressWarnings("unchecked")
   private static <T extends SpecificRecord> DatumWriter<T> datumWriter(Class<T> type) {
-    return type == IommuEvent.class ? (DatumWriter<T>) new IommuEventDatumWriter() : new SpecificDatumWriter<>(type);
+    return type == IommuEvent.class
+        ? (DatumWriter<T>) new IommuEventDatumWriter()
+        : new SpecificDatumWriter<>(type);
   }
 
   /** 16 bytes derived from the schema's fingerprint, used as the container's sync marker. */
@@ -147,7 +159,8 @@ public final class EventFiles {
 
     /** Appends one record; it is encoded at once, so the caller may change it afterwards. */
     public void append(T record) throws IOException {
-      // DataFileWriter.append encodes byte by byte into a synchronized stream; encoding into our own
+      // DataFileWriter.append encodes byte by byte into a synchronized stream; encoding into our
+      // own
       // buffer and appending the bytes is several times faster and writes the same file.
       encoded.reset();
       encoder = EncoderFactory.get().binaryEncoder(encoded, encoder);
@@ -164,15 +177,16 @@ public final class EventFiles {
   }
 
   /**
-   * Streams the records of a container file one block at a time, so memory stays constant whatever the file
-   * size. Not thread-safe.
+   * Streams the records of a container file one block at a time, so memory stays constant whatever
+   * the file size. Not thread-safe.
    *
-   * <p>{@link #next()} reuses one record object: the record it returns is overwritten by the following call.
-   * Copy it (e.g. {@code SpecificData.get().deepCopy(schema, record)}) to keep it.
+   * <p>{@link #next()} reuses one record object: the record it returns is overwritten by the
+   * following call. Copy it (e.g. {@code SpecificData.get().deepCopy(schema, record)}) to keep it.
    *
    * @param <T> the record class
    */
-  public static final class RecordReader<T extends SpecificRecord> implements Iterator<T>, Closeable {
+  public static final class RecordReader<T extends SpecificRecord>
+      implements Iterator<T>, Closeable {
 
     private final Path file;
     private final DataFileReader<T> avro;
@@ -199,7 +213,8 @@ public final class EventFiles {
       } catch (RuntimeException e) {
         throw corrupt(AvroFailures.describe(e), e);
       }
-      // Avro ends quietly at an end of file inside a block; a whole file ends right after a sync marker.
+      // Avro ends quietly at an end of file inside a block; a whole file ends right after a sync
+      // marker.
       if (!more && avro.previousSync() != length) {
         throw corrupt("the file ends inside this block (truncated, or followed by garbage)", null);
       }

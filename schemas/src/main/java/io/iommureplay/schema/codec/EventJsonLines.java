@@ -26,37 +26,41 @@ import org.apache.avro.generic.IndexedRecord;
 import org.apache.avro.specific.SpecificData;
 
 /**
- * The project's JSON-lines form of events, for hand-written scenarios (SPEC: Importers). Each line is one
- * flat JSON object: the header fields of {@link IommuEvent}, then, at the same level, the fields of the payload
- * record its type carries ({@link EventTypes}), e.g.
+ * The project's JSON-lines form of events, for hand-written scenarios (SPEC: Importers). Each line
+ * is one flat JSON object: the header fields of {@link IommuEvent}, then, at the same level, the
+ * fields of the payload record its type carries ({@link EventTypes}), e.g.
  *
  * <pre>{"host":"h1","seq":7,"tsNs":1000,"cpu":0,"type":"MAP","domain":1,"device":"0000:00:04.0",
  *  "iova":4096,"size":4096,"paddr":8192,"prot":3}</pre>
  *
- * <p>The form is derived from the Avro schemas field by field, so new fields and types need no code here.
- * Reading: an omitted field takes its schema default; long and int fields take a JSON integer or a hex string
- * ({@code "0x1000"}); long fields also take values above 2^63-1 up to 2^64-1 (decimal or hex) as the unsigned
- * 64-bit pattern, as kernel addresses are printed; int fields must fit an int; enums take their symbol;
- * nullable fields take null; arrays take JSON arrays. Writing is deterministic: fields in schema order, null
- * fields left out, numbers as plain (signed) JSON integers.
+ * <p>The form is derived from the Avro schemas field by field, so new fields and types need no code
+ * here. Reading: an omitted field takes its schema default; long and int fields take a JSON integer
+ * or a hex string ({@code "0x1000"}); long fields also take values above 2^63-1 up to 2^64-1
+ * (decimal or hex) as the unsigned 64-bit pattern, as kernel addresses are printed; int fields must
+ * fit an int; enums take their symbol; nullable fields take null; arrays take JSON arrays. Writing
+ * is deterministic: fields in schema order, null fields left out, numbers as plain (signed) JSON
+ * integers.
  */
 public final class EventJsonLines {
 
-  private static final List<Field> HEADER = IommuEvent.getClassSchema().getFields().stream()
-      .filter(field -> !field.name().equals("payload"))
-      .toList();
+  private static final List<Field> HEADER =
+      IommuEvent.getClassSchema().getFields().stream()
+          .filter(field -> !field.name().equals("payload"))
+          .toList();
 
   // Lines are separated by the writer itself, so that the last one ends with a newline too.
-  private static final JsonFactory JSON = new JsonFactoryBuilder().rootValueSeparator((String) null).build();
+  private static final JsonFactory JSON =
+      new JsonFactoryBuilder().rootValueSeparator((String) null).build();
 
   private EventJsonLines() {}
 
   /**
-   * A reader of events from {@code in}, which it buffers if needed. Lines that are not valid events go to
-   * {@code onError}, and reading goes on with the next line.
+   * A reader of events from {@code in}, which it buffers if needed. Lines that are not valid events
+   * go to {@code onError}, and reading goes on with the next line.
    */
   public static EventReader reader(Reader in, Consumer<? super LineError> onError) {
-    return new EventReader(in instanceof BufferedReader buffered ? buffered : new BufferedReader(in), onError);
+    return new EventReader(
+        in instanceof BufferedReader buffered ? buffered : new BufferedReader(in), onError);
   }
 
   /** A writer of events to {@code out}, one line each. */
@@ -74,7 +78,9 @@ public final class EventJsonLines {
    */
   public record LineError(long line, String field, String problem, String text) {
 
-    /** One line for people, naming the line and the field, e.g. {@code line 3, field "size": ...}. */
+    /**
+     * One line for people, naming the line and the field, e.g. {@code line 3, field "size": ...}.
+     */
     public String message() {
       return "line " + line + (field == null ? "" : ", field \"" + field + "\"") + ": " + problem;
     }
@@ -93,8 +99,8 @@ public final class EventJsonLines {
     }
 
     /**
-     * The event of the next valid line, or null at the end of input. Blank lines are skipped; each invalid line
-     * before it has been passed to the error handler.
+     * The event of the next valid line, or null at the end of input. Blank lines are skipped; each
+     * invalid line before it has been passed to the error handler.
      */
     public IommuEvent read() throws IOException {
       for (String text = in.readLine(); text != null; text = in.readLine()) {
@@ -130,13 +136,20 @@ public final class EventJsonLines {
     /**
      * Writes the event as one line.
      *
-     * @throws IllegalArgumentException when the payload does not fit the type, or a required field is null
+     * @throws IllegalArgumentException when the payload does not fit the type, or a required field
+     *     is null
      */
     public void write(IommuEvent event) throws IOException {
       if (!EventTypes.validatePayload(event)) {
-        throw new IllegalArgumentException("event " + event.getSeq() + ": payload "
-            + (event.getPayload() == null ? "null" : event.getPayload().getClass().getSimpleName())
-            + " does not fit type " + event.getType());
+        throw new IllegalArgumentException(
+            "event "
+                + event.getSeq()
+                + ": payload "
+                + (event.getPayload() == null
+                    ? "null"
+                    : event.getPayload().getClass().getSimpleName())
+                + " does not fit type "
+                + event.getType());
       }
       json.writeStartObject();
       writeFields(event, HEADER);
@@ -201,12 +214,16 @@ public final class EventJsonLines {
       event.setPayload(payload);
     }
     if (!values.isEmpty()) {
-      throw new LineException(values.keySet().iterator().next(), "unknown field for type " + event.getType());
+      throw new LineException(
+          values.keySet().iterator().next(), "unknown field for type " + event.getType());
     }
     return event;
   }
 
-  /** Sets each field from the value of the same name, which it takes out of {@code values}, or its default. */
+  /**
+   * Sets each field from the value of the same name, which it takes out of {@code values}, or its
+   * default.
+   */
   private static void fill(IndexedRecord record, List<Field> fields, Map<String, Object> values)
       throws LineException {
     for (Field field : fields) {
@@ -214,8 +231,10 @@ public final class EventJsonLines {
       if (values.containsKey(field.name())) {
         value = fromJson(values.remove(field.name()), field.schema(), field.name());
       } else if (field.hasDefaultValue()) {
-        // Copied, because Avro caches one default object per field and the record may be changed later.
-        value = SpecificData.get().deepCopy(field.schema(), SpecificData.get().getDefaultValue(field));
+        // Copied, because Avro caches one default object per field and the record may be changed
+        // later.
+        value =
+            SpecificData.get().deepCopy(field.schema(), SpecificData.get().getDefaultValue(field));
       } else {
         throw new LineException(field.name(), "missing, and it has no default");
       }
@@ -223,7 +242,10 @@ public final class EventJsonLines {
     }
   }
 
-  /** The line's fields in order, as String, Long, BigInteger, BigDecimal, Boolean, null or List values. */
+  /**
+   * The line's fields in order, as String, Long, BigInteger, BigDecimal, Boolean, null or List
+   * values.
+   */
   private static Map<String, Object> readObject(String line) throws LineException {
     try (JsonParser parser = JSON.createParser(line)) {
       if (parser.nextToken() != JsonToken.START_OBJECT) {
@@ -243,17 +265,22 @@ public final class EventJsonLines {
       return values;
     } catch (IOException e) {
       // A parser over a String does no I/O: every IOException is a syntax error.
-      String problem = e instanceof JsonProcessingException syntax ? syntax.getOriginalMessage() : e.getMessage();
+      String problem =
+          e instanceof JsonProcessingException syntax
+              ? syntax.getOriginalMessage()
+              : e.getMessage();
       throw new LineException(null, "not valid JSON: " + problem);
     }
   }
 
-  private static Object readValue(JsonParser parser, String name) throws IOException, LineException {
+  private static Object readValue(JsonParser parser, String name)
+      throws IOException, LineException {
     return switch (parser.currentToken()) {
       case VALUE_STRING -> parser.getText();
-      case VALUE_NUMBER_INT -> parser.getNumberType() == JsonParser.NumberType.BIG_INTEGER
-          ? parser.getBigIntegerValue()
-          : (Object) parser.getLongValue();
+      case VALUE_NUMBER_INT ->
+          parser.getNumberType() == JsonParser.NumberType.BIG_INTEGER
+              ? parser.getBigIntegerValue()
+              : (Object) parser.getLongValue();
       case VALUE_NUMBER_FLOAT -> parser.getDecimalValue();
       case VALUE_TRUE -> Boolean.TRUE;
       case VALUE_FALSE -> Boolean.FALSE;
@@ -283,7 +310,8 @@ public final class EventJsonLines {
     };
   }
 
-  private static <V> V as(Class<V> type, Object json, String expected, String field) throws LineException {
+  private static <V> V as(Class<V> type, Object json, String expected, String field)
+      throws LineException {
     if (type.isInstance(json)) {
       return type.cast(json);
     }
@@ -293,13 +321,14 @@ public final class EventJsonLines {
   private static Object toEnum(Object json, Schema schema, String field) throws LineException {
     String symbol = as(String.class, json, "a symbol string", field);
     if (!schema.hasEnumSymbol(symbol)) {
-      throw new LineException(field,
-          "unknown symbol \"" + symbol + "\", expected one of " + schema.getEnumSymbols());
+      throw new LineException(
+          field, "unknown symbol \"" + symbol + "\", expected one of " + schema.getEnumSymbols());
     }
     return SpecificData.get().createEnum(symbol, schema);
   }
 
-  private static List<Object> toList(Object json, Schema itemSchema, String field) throws LineException {
+  private static List<Object> toList(Object json, Schema itemSchema, String field)
+      throws LineException {
     List<?> items = as(List.class, json, "an array", field);
     List<Object> values = new ArrayList<>(items.size());
     for (int i = 0; i < items.size(); i++) {
@@ -363,7 +392,8 @@ public final class EventJsonLines {
   }
 
   private static IllegalStateException unsupported(Schema schema) {
-    return new IllegalStateException("the JSON-lines form has no encoding for Avro schema " + schema);
+    return new IllegalStateException(
+        "the JSON-lines form has no encoding for Avro schema " + schema);
   }
 
   /** A line that is not a valid event; cheap, since bad lines may be many. */

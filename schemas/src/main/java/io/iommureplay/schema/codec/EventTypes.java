@@ -31,8 +31,9 @@ import org.apache.avro.specific.SpecificData;
 import org.apache.avro.specific.SpecificRecord;
 
 /**
- * Which payload record each {@link EventType} carries in {@link IommuEvent#getPayload()}. This is the one
- * place that says so: codecs, importers and the model ask here rather than keeping their own table.
+ * Which payload record each {@link EventType} carries in {@link IommuEvent#getPayload()}. This is
+ * the one place that says so: codecs, importers and the model ask here rather than keeping their
+ * own table.
  */
 public final class EventTypes {
 
@@ -59,8 +60,17 @@ public final class EventTypes {
     bind(PageFault.class, IO_PAGE_FAULT);
     bind(ReservedRegion.class, RESERVED_REGION);
     bind(PasidOp.class, SVA_BIND, SVA_UNBIND, MM_EXIT, PASID_FREE);
-    bind(DmaApiCall.class, DMA_MAP, DMA_MAP_DONE, DMA_UNMAP, DMA_MAP_SG, DMA_MAP_SG_DONE, DMA_UNMAP_SG,
-        DMA_ALLOC, DMA_FREE, DMA_SYNC);
+    bind(
+        DmaApiCall.class,
+        DMA_MAP,
+        DMA_MAP_DONE,
+        DMA_UNMAP,
+        DMA_MAP_SG,
+        DMA_MAP_SG_DONE,
+        DMA_UNMAP_SG,
+        DMA_ALLOC,
+        DMA_FREE,
+        DMA_SYNC);
     bind(TraceMarker.class, MARKER);
     // UNKNOWN carries none: it stands for types this version does not know.
   }
@@ -75,8 +85,8 @@ public final class EventTypes {
   }
 
   /**
-   * The schema of the payload record that events of {@code type} carry, or null when the type carries none
-   * (UNKNOWN, or a null type).
+   * The schema of the payload record that events of {@code type} carry, or null when the type
+   * carries none (UNKNOWN, or a null type).
    */
   public static Schema payloadSchema(EventType type) {
     Payload payload = PAYLOADS.get(type);
@@ -84,8 +94,9 @@ public final class EventTypes {
   }
 
   /**
-   * Whether the event's payload fits its type: an instance of the type's payload record, or null when the
-   * type carries none. A type that carries a payload always has one (its fields may all be null).
+   * Whether the event's payload fits its type: an instance of the type's payload record, or null
+   * when the type carries none. A type that carries a payload always has one (its fields may all be
+   * null).
    */
   public static boolean validatePayload(IommuEvent event) {
     Payload expected = PAYLOADS.get(event.getType());

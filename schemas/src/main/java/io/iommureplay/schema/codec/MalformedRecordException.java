@@ -3,8 +3,8 @@ package io.iommureplay.schema.codec;
 import io.iommureplay.schema.DeadLetterReason;
 
 /**
- * A message that is not a readable record: no single-object header, a body that does not decode with its
- * writer schema, or bytes left over after the record.
+ * A message that is not a readable record: no single-object header, a body that does not decode
+ * with its writer schema, or bytes left over after the record.
  */
 public final class MalformedRecordException extends RecordDecodingException {
 

@@ -8,18 +8,22 @@ import java.util.List;
 import org.apache.avro.Schema;
 
 /**
- * Released versions of the IommuEvent schema, kept so that the current reader goes on reading what they
- * wrote (SPEC: Events, "a reader of version N reads data written by version N-1"). A released schema never
- * changes; a new release adds a resource and a constant here.
+ * Released versions of the IommuEvent schema, kept so that the current reader goes on reading what
+ * they wrote (SPEC: Events, "a reader of version N reads data written by version N-1"). A released
+ * schema never changes; a new release adds a resource and a constant here.
  */
 public final class SchemaHistory {
 
   /**
-   * IommuEvent as first released, fully inlined (resource {@code io/iommureplay/schema/v1/IommuEvent.avsc}).
+   * IommuEvent as first released, fully inlined (resource {@code
+   * io/iommureplay/schema/v1/IommuEvent.avsc}).
    */
   public static final Schema IOMMU_EVENT_V1 = load("v1/IommuEvent.avsc");
 
-  /** Every released IommuEvent schema, oldest first: the writer schemas a current decoder must accept. */
+  /**
+   * Every released IommuEvent schema, oldest first: the writer schemas a current decoder must
+   * accept.
+   */
   public static final List<Schema> IOMMU_EVENT_RELEASES = List.of(IOMMU_EVENT_V1);
 
   private SchemaHistory() {}

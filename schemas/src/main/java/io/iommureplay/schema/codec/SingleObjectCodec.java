@@ -20,10 +20,11 @@ import org.apache.avro.specific.SpecificData;
 import org.apache.avro.specific.SpecificRecord;
 
 /**
- * Avro single-object encoding of one record type, the form of Kafka messages (SPEC: Events): the two bytes
- * C3 01, the writer schema's 8-byte CRC-64-AVRO fingerprint (little-endian), then the binary record. The
- * fingerprint travels with each message, so no schema registry is needed; the decoder resolves every writer
- * schema it knows (the current one and the kept releases) to the current reader schema.
+ * Avro single-object encoding of one record type, the form of Kafka messages (SPEC: Events): the
+ * two bytes C3 01, the writer schema's 8-byte CRC-64-AVRO fingerprint (little-endian), then the
+ * binary record. The fingerprint travels with each message, so no schema registry is needed; the
+ * decoder resolves every writer schema it knows (the current one and the kept releases) to the
+ * current reader schema.
  *
  * <p>Instances are immutable and thread-safe.
  *
@@ -31,16 +32,25 @@ import org.apache.avro.specific.SpecificRecord;
  */
 public final class SingleObjectCodec<T extends SpecificRecord> {
 
-  /** Events; also decodes messages written with every release in {@link SchemaHistory#IOMMU_EVENT_RELEASES}. */
+  /**
+   * Events; also decodes messages written with every release in {@link
+   * SchemaHistory#IOMMU_EVENT_RELEASES}.
+   */
   public static final SingleObjectCodec<IommuEvent> EVENTS =
       new SingleObjectCodec<>(IommuEvent.class, SchemaHistory.IOMMU_EVENT_RELEASES);
+
   /** Findings. */
-  public static final SingleObjectCodec<Finding> FINDINGS = new SingleObjectCodec<>(Finding.class, List.of());
+  public static final SingleObjectCodec<Finding> FINDINGS =
+      new SingleObjectCodec<>(Finding.class, List.of());
+
   /** Aggregated finding summaries. */
   public static final SingleObjectCodec<FindingSummary> SUMMARIES =
       new SingleObjectCodec<>(FindingSummary.class, List.of());
+
   /** Security alerts. */
-  public static final SingleObjectCodec<Alert> ALERTS = new SingleObjectCodec<>(Alert.class, List.of());
+  public static final SingleObjectCodec<Alert> ALERTS =
+      new SingleObjectCodec<>(Alert.class, List.of());
+
   /** Dead letters. */
   public static final SingleObjectCodec<DeadLetter> DEAD_LETTERS =
       new SingleObjectCodec<>(DeadLetter.class, List.of());
@@ -87,12 +97,12 @@ public final class SingleObjectCodec<T extends SpecificRecord> {
   }
 
   /**
-   * Decodes one whole message, filling {@code reuse} when it is not null (Avro may still allocate nested
-   * records), and resolving the writer schema named by the fingerprint to the current one.
+   * Decodes one whole message, filling {@code reuse} when it is not null (Avro may still allocate
+   * nested records), and resolving the writer schema named by the fingerprint to the current one.
    *
    * @throws UnknownFingerprintException when the fingerprint is not one this codec knows
-   * @throws MalformedRecordException when the bytes are not a single-object message, the body does not decode,
-   *     or bytes are left over after the record
+   * @throws MalformedRecordException when the bytes are not a single-object message, the body does
+   *     not decode, or bytes are left over after the record
    * @throws IllegalStateException when the JVM does not trust the generated classes (a setup error)
    */
   public T decode(byte[] message, T reuse) throws RecordDecodingException {
@@ -101,15 +111,20 @@ public final class SingleObjectCodec<T extends SpecificRecord> {
     try {
       record = decoder.decode(in, reuse);
     } catch (MissingSchemaException e) {
-      throw new UnknownFingerprintException(type,
-          ByteBuffer.wrap(message, FINGERPRINT_OFFSET, Long.BYTES).order(ByteOrder.LITTLE_ENDIAN).getLong());
+      throw new UnknownFingerprintException(
+          type,
+          ByteBuffer.wrap(message, FINGERPRINT_OFFSET, Long.BYTES)
+              .order(ByteOrder.LITTLE_ENDIAN)
+              .getLong());
     } catch (IOException | RuntimeException e) {
-      // Corrupt bytes surface as any of Avro's runtime exceptions (bad union index, negative length, ...).
+      // Corrupt bytes surface as any of Avro's runtime exceptions (bad union index, negative
+      // length, ...).
       AvroFailures.checkNotRefused(e);
       throw new MalformedRecordException(type, AvroFailures.describe(e), e);
     }
     if (in.available() > 0) {
-      throw new MalformedRecordException(type, in.available() + " bytes left after the record", null);
+      throw new MalformedRecordException(
+          type, in.available() + " bytes left after the record", null);
     }
     return record;
   }

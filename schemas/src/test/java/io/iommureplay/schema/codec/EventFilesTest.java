@@ -25,8 +25,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 class EventFilesTest {
 
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   @ParameterizedTest
   @ValueSource(strings = {"default", "null", "deflate"})
@@ -34,9 +33,10 @@ class EventFilesTest {
     Path file = dir.resolve("events.avro");
     List<IommuEvent> events = SampleEvents.everyType();
 
-    try (EventFiles.RecordWriter<IommuEvent> writer = codec.equals("default")
-        ? EventFiles.writer(file, IommuEvent.class)
-        : EventFiles.writer(file, IommuEvent.class, CodecFactory.fromString(codec))) {
+    try (EventFiles.RecordWriter<IommuEvent> writer =
+        codec.equals("default")
+            ? EventFiles.writer(file, IommuEvent.class)
+            : EventFiles.writer(file, IommuEvent.class, CodecFactory.fromString(codec))) {
       for (IommuEvent event : events) {
         writer.append(event);
       }
@@ -70,7 +70,9 @@ class EventFilesTest {
 
   @Test
   void textIsNotAnAvroContainer() throws IOException {
-    Path text = Files.writeString(dir.resolve("trace.txt"), "  <idle>-0  [000] d.h1.  1.000: map: IOMMU...\n");
+    Path text =
+        Files.writeString(
+            dir.resolve("trace.txt"), "  <idle>-0  [000] d.h1.  1.000: map: IOMMU...\n");
     Path empty = Files.createFile(dir.resolve("empty"));
 
     assertThat(EventFiles.isAvroContainer(text)).isFalse();
@@ -99,8 +101,10 @@ class EventFilesTest {
 
     assertThatThrownBy(() -> EventFiles.reader(file, IommuEvent.class))
         .isInstanceOf(IOException.class)
-        .hasMessageStartingWith(file + ": holds io.iommureplay.schema.Finding records, which cannot be read as"
-            + " io.iommureplay.schema.IommuEvent");
+        .hasMessageStartingWith(
+            file
+                + ": holds io.iommureplay.schema.Finding records, which cannot be read as"
+                + " io.iommureplay.schema.IommuEvent");
   }
 
   @Test
@@ -120,26 +124,35 @@ class EventFilesTest {
     Path file = writeMaps(5_000);
     List<Block> blocks = blocks(file);
     byte[] bytes = Files.readAllBytes(file);
-    Files.write(file, Arrays.copyOf(bytes, (int) (blocks.get(1).offset() + blocks.get(2).offset()) / 2));
+    Files.write(
+        file, Arrays.copyOf(bytes, (int) (blocks.get(1).offset() + blocks.get(2).offset()) / 2));
 
     assertUnreadableFrom(file, blocks.get(1), "the file ends inside this block");
   }
 
   /** Reading goes well up to the first record of {@code block}, then fails naming it. */
-  private static void assertUnreadableFrom(Path file, Block block, String problem) throws IOException {
+  private static void assertUnreadableFrom(Path file, Block block, String problem)
+      throws IOException {
     List<Long> seqs = new ArrayList<>();
 
     try (EventFiles.RecordReader<IommuEvent> reader = EventFiles.reader(file, IommuEvent.class)) {
       assertThatThrownBy(() -> reader.forEachRemaining(event -> seqs.add(event.getSeq())))
-          .isInstanceOfSatisfying(CorruptFileException.class, e -> {
-            assertThat(e.file()).isEqualTo(file);
-            assertThat(e.record()).isEqualTo(block.recordsBefore() + 1);
-            assertThat(e.blockOffset()).isEqualTo(block.offset());
-            assertThat(e.getMessage())
-                .startsWith(file + ": unreadable at record " + (block.recordsBefore() + 1)
-                    + " (block at byte " + block.offset() + "): ")
-                .contains(problem);
-          });
+          .isInstanceOfSatisfying(
+              CorruptFileException.class,
+              e -> {
+                assertThat(e.file()).isEqualTo(file);
+                assertThat(e.record()).isEqualTo(block.recordsBefore() + 1);
+                assertThat(e.blockOffset()).isEqualTo(block.offset());
+                assertThat(e.getMessage())
+                    .startsWith(
+                        file
+                            + ": unreadable at record "
+                            + (block.recordsBefore() + 1)
+                            + " (block at byte "
+                            + block.offset()
+                            + "): ")
+                    .contains(problem);
+              });
     }
     assertThat(seqs).hasSize((int) block.recordsBefore());
   }
@@ -179,10 +192,12 @@ class EventFilesTest {
     return blocks;
   }
 
-  private static <T extends SpecificRecord> List<T> readCopies(Path file, Class<T> type) throws IOException {
+  private static <T extends SpecificRecord> List<T> readCopies(Path file, Class<T> type)
+      throws IOException {
     List<T> records = new ArrayList<>();
     try (EventFiles.RecordReader<T> reader = EventFiles.reader(file, type)) {
-      reader.forEachRemaining(record -> records.add(SpecificData.get().deepCopy(record.getSchema(), record)));
+      reader.forEachRemaining(
+          record -> records.add(SpecificData.get().deepCopy(record.getSchema(), record)));
     }
     return records;
   }

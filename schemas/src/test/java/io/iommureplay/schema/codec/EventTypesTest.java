@@ -39,11 +39,12 @@ class EventTypesTest {
 
   @Test
   void everyRecordOfTheUnionBelongsToSomeType() {
-    Set<String> bound = Arrays.stream(EventType.values())
-        .map(EventTypes::payloadSchema)
-        .filter(Objects::nonNull)
-        .map(Schema::getFullName)
-        .collect(Collectors.toSet());
+    Set<String> bound =
+        Arrays.stream(EventType.values())
+            .map(EventTypes::payloadSchema)
+            .filter(Objects::nonNull)
+            .map(Schema::getFullName)
+            .collect(Collectors.toSet());
 
     assertThat(bound).isEqualTo(PAYLOAD_UNION_RECORDS);
   }
@@ -54,7 +55,9 @@ class EventTypesTest {
     assertThat(EventTypes.payloadSchema(EventType.UNMAP)).isEqualTo(Unmapping.getClassSchema());
     Arrays.stream(EventType.values())
         .filter(type -> type.name().startsWith("DMA_"))
-        .forEach(type -> assertThat(EventTypes.payloadSchema(type)).isEqualTo(DmaApiCall.getClassSchema()));
+        .forEach(
+            type ->
+                assertThat(EventTypes.payloadSchema(type)).isEqualTo(DmaApiCall.getClassSchema()));
   }
 
   @ParameterizedTest

@@ -28,7 +28,8 @@ class IommuEventDatumWriterTest {
     }
   }
 
-  private static byte[] encode(DatumWriter<IommuEvent> writer, IommuEvent event) throws IOException {
+  private static byte[] encode(DatumWriter<IommuEvent> writer, IommuEvent event)
+      throws IOException {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     BinaryEncoder encoder = EncoderFactory.get().binaryEncoder(bytes, null);
     writer.write(event, encoder);

@@ -10,17 +10,23 @@ import org.apache.avro.generic.IndexedRecord;
 import org.apache.avro.specific.SpecificData;
 
 /**
- * Events of every type built from the schemas, so that a new payload field or event type is covered by the
- * codec tests without editing them.
+ * Events of every type built from the schemas, so that a new payload field or event type is covered
+ * by the codec tests without editing them.
  */
 final class SampleEvents {
 
-  /** A kernel-style address: negative as a Java long and beyond 2^53, so precision and sign are both tested. */
+  /**
+   * A kernel-style address: negative as a Java long and beyond 2^53, so precision and sign are both
+   * tested.
+   */
   static final long KERNEL_ADDRESS = 0xffff_8880_1234_5000L;
 
   private SampleEvents() {}
 
-  /** An event of {@code type} whose every header and payload field holds a value other than its default. */
+  /**
+   * An event of {@code type} whose every header and payload field holds a value other than its
+   * default.
+   */
   static IommuEvent everyFieldSet(EventType type) {
     return event(type, "0000:00:04.0", payload(type, false));
   }
@@ -58,12 +64,16 @@ final class SampleEvents {
     IndexedRecord payload = (IndexedRecord) SpecificData.get().newRecord(null, schema);
     for (Field field : schema.getFields()) {
       boolean nullable = field.schema().getType() == Schema.Type.UNION;
-      payload.put(field.pos(), nullable && nullableAsNull ? null : nonDefault(field, field.schema()));
+      payload.put(
+          field.pos(), nullable && nullableAsNull ? null : nonDefault(field, field.schema()));
     }
     return payload;
   }
 
-  /** A value unlike the field's default; varied by field position so that fields cannot be swapped unseen. */
+  /**
+   * A value unlike the field's default; varied by field position so that fields cannot be swapped
+   * unseen.
+   */
   private static Object nonDefault(Field field, Schema schema) {
     return switch (schema.getType()) {
       case LONG -> KERNEL_ADDRESS + field.pos();
@@ -73,7 +83,8 @@ final class SampleEvents {
       case ENUM -> {
         List<String> symbols = schema.getEnumSymbols();
         String last = symbols.get(symbols.size() - 1);
-        String symbol = field.hasDefaultValue() && last.equals(field.defaultVal()) ? symbols.get(0) : last;
+        String symbol =
+            field.hasDefaultValue() && last.equals(field.defaultVal()) ? symbols.get(0) : last;
         yield SpecificData.get().createEnum(symbol, schema);
       }
       case ARRAY -> List.of(1L, KERNEL_ADDRESS, -1L);

@@ -32,15 +32,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The current IommuEvent schema reads what the first release wrote (SPEC: Events). The v1 records are built
- * by hand against the v1 schema, with no generated class, so this test keeps its meaning as the schema evolves.
+ * The current IommuEvent schema reads what the first release wrote (SPEC: Events). The v1 records
+ * are built by hand against the v1 schema, with no generated class, so this test keeps its meaning
+ * as the schema evolves.
  */
 class SchemaEvolutionTest {
 
   private static final Schema V1 = SchemaHistory.IOMMU_EVENT_V1;
 
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   @Test
   void theReleasedV1SchemaIsNeverEdited() {
@@ -49,7 +49,8 @@ class SchemaEvolutionTest {
 
   @Test
   void avroSaysTheCurrentSchemaReadsV1() {
-    var compatibility = SchemaCompatibility.checkReaderWriterCompatibility(IommuEvent.getClassSchema(), V1);
+    var compatibility =
+        SchemaCompatibility.checkReaderWriterCompatibility(IommuEvent.getClassSchema(), V1);
 
     assertThat(compatibility.getType())
         .as("%s", compatibility.getResult().getIncompatibilities())
@@ -66,7 +67,8 @@ class SchemaEvolutionTest {
     }
     encoder.flush();
 
-    SpecificDatumReader<IommuEvent> reader = new SpecificDatumReader<>(V1, IommuEvent.getClassSchema());
+    SpecificDatumReader<IommuEvent> reader =
+        new SpecificDatumReader<>(V1, IommuEvent.getClassSchema());
     var decoder = DecoderFactory.get().binaryDecoder(bytes.toByteArray(), null);
     List<IommuEvent> events = new ArrayList<>();
     while (!decoder.isEnd()) {
@@ -79,7 +81,8 @@ class SchemaEvolutionTest {
   @Test
   void aContainerFileWrittenWithV1IsReadByEventFiles() throws IOException {
     Path file = dir.resolve("v1.avro");
-    try (DataFileWriter<GenericRecord> writer = new DataFileWriter<>(new GenericDatumWriter<GenericRecord>(V1))) {
+    try (DataFileWriter<GenericRecord> writer =
+        new DataFileWriter<>(new GenericDatumWriter<GenericRecord>(V1))) {
       writer.create(V1, file.toFile());
       for (GenericRecord record : v1Records()) {
         writer.append(record);
@@ -96,7 +99,8 @@ class SchemaEvolutionTest {
 
   @Test
   void aSingleObjectMessageEncodedWithV1Decodes() throws Exception {
-    BinaryMessageEncoder<GenericRecord> v1Encoder = new BinaryMessageEncoder<>(GenericData.get(), V1);
+    BinaryMessageEncoder<GenericRecord> v1Encoder =
+        new BinaryMessageEncoder<>(GenericData.get(), V1);
 
     List<IommuEvent> events = new ArrayList<>();
     for (GenericRecord record : v1Records()) {
@@ -106,26 +110,48 @@ class SchemaEvolutionTest {
     assertThat(events).isEqualTo(expectedEvents());
   }
 
-  /** A map, a page-selective flush with its descriptor, and an event of unknown type, as v1 wrote them. */
+  /**
+   * A map, a page-selective flush with its descriptor, and an event of unknown type, as v1 wrote
+   * them.
+   */
   private static List<GenericRecord> v1Records() {
     Schema eventType = V1.getField("type").schema();
     Schema payloads = V1.getField("payload").schema();
-    Schema mapping = payloads.getTypes().get(payloads.getIndexNamed("io.iommureplay.schema.Mapping"));
-    Schema flush = payloads.getTypes().get(payloads.getIndexNamed("io.iommureplay.schema.IotlbInvalidation"));
+    Schema mapping =
+        payloads.getTypes().get(payloads.getIndexNamed("io.iommureplay.schema.Mapping"));
+    Schema flush =
+        payloads.getTypes().get(payloads.getIndexNamed("io.iommureplay.schema.IotlbInvalidation"));
 
-    GenericRecord map = v1Header(eventType, "MAP", 1)
-        .set("payload", new GenericRecordBuilder(mapping)
-            .set("iova", 0x1000L).set("size", 0x2000L).set("paddr", 0x8000L).set("prot", 3).build())
-        .build();
-    GenericRecord pageFlush = v1Header(eventType, "IOTLB_FLUSH", 2)
-        .set("payload", new GenericRecordBuilder(flush)
-            .set("scope", new GenericData.EnumSymbol(flush.getField("scope").schema(), "PAGE"))
-            .set("iova", 0x1000L).set("size", 0x2000L).set("addressMask", 1).set("leafOnly", true)
-            .set("hwDomainId", 5)
-            .set("trigger", new GenericData.EnumSymbol(flush.getField("trigger").schema(), "SYNC"))
-            .set("descriptor", List.of(0x50023L, 0x1041L))
-            .build())
-        .build();
+    GenericRecord map =
+        v1Header(eventType, "MAP", 1)
+            .set(
+                "payload",
+                new GenericRecordBuilder(mapping)
+                    .set("iova", 0x1000L)
+                    .set("size", 0x2000L)
+                    .set("paddr", 0x8000L)
+                    .set("prot", 3)
+                    .build())
+            .build();
+    GenericRecord pageFlush =
+        v1Header(eventType, "IOTLB_FLUSH", 2)
+            .set(
+                "payload",
+                new GenericRecordBuilder(flush)
+                    .set(
+                        "scope",
+                        new GenericData.EnumSymbol(flush.getField("scope").schema(), "PAGE"))
+                    .set("iova", 0x1000L)
+                    .set("size", 0x2000L)
+                    .set("addressMask", 1)
+                    .set("leafOnly", true)
+                    .set("hwDomainId", 5)
+                    .set(
+                        "trigger",
+                        new GenericData.EnumSymbol(flush.getField("trigger").schema(), "SYNC"))
+                    .set("descriptor", List.of(0x50023L, 0x1041L))
+                    .build())
+            .build();
     GenericRecord unknown = v1Header(eventType, "UNKNOWN", 3).build();
     return List.of(map, pageFlush, unknown);
   }
@@ -143,17 +169,36 @@ class SchemaEvolutionTest {
 
   private static List<IommuEvent> expectedEvents() {
     return List.of(
-        expectedHeader(EventType.MAP, 1).setPayload(new Mapping(0x1000L, 0x2000L, 0x8000L, 3, null)).build(),
-        expectedHeader(EventType.IOTLB_FLUSH, 2).setPayload(IotlbInvalidation.newBuilder()
-            .setScope(FlushScope.PAGE).setIova(0x1000L).setSize(0x2000L).setAddressMask(1).setLeafOnly(true)
-            .setHwDomainId(5).setTrigger(FlushTrigger.SYNC).setDescriptor(List.of(0x50023L, 0x1041L)).build())
+        expectedHeader(EventType.MAP, 1)
+            .setPayload(new Mapping(0x1000L, 0x2000L, 0x8000L, 3, null))
+            .build(),
+        expectedHeader(EventType.IOTLB_FLUSH, 2)
+            .setPayload(
+                IotlbInvalidation.newBuilder()
+                    .setScope(FlushScope.PAGE)
+                    .setIova(0x1000L)
+                    .setSize(0x2000L)
+                    .setAddressMask(1)
+                    .setLeafOnly(true)
+                    .setHwDomainId(5)
+                    .setTrigger(FlushTrigger.SYNC)
+                    .setDescriptor(List.of(0x50023L, 0x1041L))
+                    .build())
             .build(),
         expectedHeader(EventType.UNKNOWN, 3).build());
   }
 
   private static IommuEvent.Builder expectedHeader(EventType type, long seq) {
-    return IommuEvent.newBuilder().setHost("h1").setSeq(seq).setTsNs(1000L * seq).setCpu(0).setType(type)
-        .setSource("").setDomain(7L).setDevice("0000:00:04.0").setAttribution(Attribution.NOT_NEEDED);
+    return IommuEvent.newBuilder()
+        .setHost("h1")
+        .setSeq(seq)
+        .setTsNs(1000L * seq)
+        .setCpu(0)
+        .setType(type)
+        .setSource("")
+        .setDomain(7L)
+        .setDevice("0000:00:04.0")
+        .setAttribution(Attribution.NOT_NEEDED);
   }
 
   /** CRC-64-AVRO of the v1 schema's parsing canonical form, taken when v1 was released. */

@@ -42,24 +42,39 @@ class SingleObjectCodecTest {
   @ParameterizedTest
   @EnumSource(EventType.class)
   void eventsOfEveryTypeRoundTrip(EventType type) throws Exception {
-    for (IommuEvent event : List.of(SampleEvents.everyFieldSet(type), SampleEvents.nullableFieldsNull(type))) {
-      assertThat(SingleObjectCodec.EVENTS.decode(SingleObjectCodec.EVENTS.encode(event))).isEqualTo(event);
+    for (IommuEvent event :
+        List.of(SampleEvents.everyFieldSet(type), SampleEvents.nullableFieldsNull(type))) {
+      assertThat(SingleObjectCodec.EVENTS.decode(SingleObjectCodec.EVENTS.encode(event)))
+          .isEqualTo(event);
     }
   }
 
   @Test
   void theOtherRecordTypesRoundTrip() throws Exception {
     Finding finding = finding();
-    FindingSummary summary = new FindingSummary(0L, 1_000L, "host-a", 3L, FindingType.MISSING_FLUSH,
-        Severity.MEDIUM, 2L, 5L);
-    Alert alert = new Alert(FindingType.WRITER_RACE, Severity.CRITICAL, "host-a", 3L, null, 0L, 1L, 2L, 1L, "race");
-    DeadLetter deadLetter = new DeadLetter(DeadLetterReason.ZERO_SIZE, "size 0", "events/0@12", "host-a",
-        ByteBuffer.wrap(new byte[] {1, 2, 3}));
+    FindingSummary summary =
+        new FindingSummary(
+            0L, 1_000L, "host-a", 3L, FindingType.MISSING_FLUSH, Severity.MEDIUM, 2L, 5L);
+    Alert alert =
+        new Alert(
+            FindingType.WRITER_RACE, Severity.CRITICAL, "host-a", 3L, null, 0L, 1L, 2L, 1L, "race");
+    DeadLetter deadLetter =
+        new DeadLetter(
+            DeadLetterReason.ZERO_SIZE,
+            "size 0",
+            "events/0@12",
+            "host-a",
+            ByteBuffer.wrap(new byte[] {1, 2, 3}));
 
-    assertThat(SingleObjectCodec.FINDINGS.decode(SingleObjectCodec.FINDINGS.encode(finding))).isEqualTo(finding);
-    assertThat(SingleObjectCodec.SUMMARIES.decode(SingleObjectCodec.SUMMARIES.encode(summary))).isEqualTo(summary);
-    assertThat(SingleObjectCodec.ALERTS.decode(SingleObjectCodec.ALERTS.encode(alert))).isEqualTo(alert);
-    assertThat(SingleObjectCodec.DEAD_LETTERS.decode(SingleObjectCodec.DEAD_LETTERS.encode(deadLetter)))
+    assertThat(SingleObjectCodec.FINDINGS.decode(SingleObjectCodec.FINDINGS.encode(finding)))
+        .isEqualTo(finding);
+    assertThat(SingleObjectCodec.SUMMARIES.decode(SingleObjectCodec.SUMMARIES.encode(summary)))
+        .isEqualTo(summary);
+    assertThat(SingleObjectCodec.ALERTS.decode(SingleObjectCodec.ALERTS.encode(alert)))
+        .isEqualTo(alert);
+    assertThat(
+            SingleObjectCodec.DEAD_LETTERS.decode(
+                SingleObjectCodec.DEAD_LETTERS.encode(deadLetter)))
         .isEqualTo(deadLetter);
   }
 
@@ -77,7 +92,8 @@ class SingleObjectCodecTest {
     IommuEvent reuse = new IommuEvent();
     IommuEvent event = SampleEvents.everyFieldSet(EventType.UNMAP);
 
-    IommuEvent decoded = SingleObjectCodec.EVENTS.decode(SingleObjectCodec.EVENTS.encode(event), reuse);
+    IommuEvent decoded =
+        SingleObjectCodec.EVENTS.decode(SingleObjectCodec.EVENTS.encode(event), reuse);
 
     assertThat(decoded).isSameAs(reuse).isEqualTo(event);
   }
@@ -87,11 +103,16 @@ class SingleObjectCodecTest {
     byte[] findingMessage = SingleObjectCodec.FINDINGS.encode(finding());
 
     assertThatThrownBy(() -> SingleObjectCodec.EVENTS.decode(findingMessage))
-        .isInstanceOfSatisfying(UnknownFingerprintException.class, e -> {
-          assertThat(e.reason()).isEqualTo(DeadLetterReason.UNKNOWN_SCHEMA_FINGERPRINT);
-          assertThat(e.fingerprint()).isEqualTo(SchemaNormalization.parsingFingerprint64(Finding.getClassSchema()));
-          assertThat(e.getMessage()).contains(String.format("%016x", e.fingerprint())).contains("IommuEvent");
-        });
+        .isInstanceOfSatisfying(
+            UnknownFingerprintException.class,
+            e -> {
+              assertThat(e.reason()).isEqualTo(DeadLetterReason.UNKNOWN_SCHEMA_FINGERPRINT);
+              assertThat(e.fingerprint())
+                  .isEqualTo(SchemaNormalization.parsingFingerprint64(Finding.getClassSchema()));
+              assertThat(e.getMessage())
+                  .contains(String.format("%016x", e.fingerprint()))
+                  .contains("IommuEvent");
+            });
   }
 
   @Test
@@ -123,9 +144,13 @@ class SingleObjectCodecTest {
 
   private static void assertMalformed(byte[] message, String detail) {
     assertThatThrownBy(() -> SingleObjectCodec.EVENTS.decode(message))
-        .isInstanceOfSatisfying(MalformedRecordException.class, e -> {
-          assertThat(e.reason()).isEqualTo(DeadLetterReason.MALFORMED_RECORD);
-          assertThat(e.getMessage()).startsWith("malformed IommuEvent message: ").contains(detail);
-        });
+        .isInstanceOfSatisfying(
+            MalformedRecordException.class,
+            e -> {
+              assertThat(e.reason()).isEqualTo(DeadLetterReason.MALFORMED_RECORD);
+              assertThat(e.getMessage())
+                  .startsWith("malformed IommuEvent message: ")
+                  .contains(detail);
+            });
   }
 }
