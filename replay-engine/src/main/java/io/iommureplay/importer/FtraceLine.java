@@ -28,6 +28,7 @@ public final class FtraceLine {
   int irqLevel;
   long tsNs;
   String event;
+  private final EventNames eventNames = new EventNames();
   int bodyStart;
 
   public String text() {
@@ -110,7 +111,7 @@ public final class FtraceLine {
     p = tokenEnd + 1;
     int colon = line.indexOf(':', p);
     if (colon < 0 || colon == p) throw new MalformedLineException("no EVENT: field");
-    event = line.substring(p, colon);
+    event = eventNames.of(line, p, colon);
     bodyStart = Math.min(colon + 2, n);
   }
 

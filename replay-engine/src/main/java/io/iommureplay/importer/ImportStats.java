@@ -2,6 +2,7 @@ package io.iommureplay.importer;
 
 import io.iommureplay.schema.Attribution;
 import io.iommureplay.schema.EventType;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.EnumMap;
 import java.util.HashMap;
@@ -14,8 +15,10 @@ import java.util.TreeMap;
  * map/unmap events were attributed to a device and domain.
  */
 public final class ImportStats {
-  private final Map<String, Long> eventsBySource = new HashMap<>();
-  private final Map<EventType, Long> eventsByType = new EnumMap<>(EventType.class);
+  /** Counters in one-element arrays: counting an event allocates nothing. */
+  private final Map<String, long[]> eventsBySource = new HashMap<>();
+
+  private final long[] eventsByType = new long[EventType.values().length];
   private final Map<String, Long> unknownKinds = new TreeMap<>();
   private final Map<Attribution, Long> mapUnmapAttribution = new EnumMap<>(Attribution.class);
   long lines;
@@ -23,8 +26,8 @@ public final class ImportStats {
   long malformedLines;
 
   void countEvent(String source, EventType type) {
-    eventsBySource.merge(source, 1L, Long::sum);
-    eventsByType.merge(type, 1L, Long::sum);
+    eventsBySource.computeIfAbsent(source, s -> new long[1])[0]++;
+    eventsByType[type.ordinal()]++;
   }
 
   void countUnknown(String kind) {
@@ -40,11 +43,17 @@ public final class ImportStats {
    * name.
    */
   public Map<String, Long> eventsBySource() {
-    return Collections.unmodifiableMap(new TreeMap<>(eventsBySource));
+    Map<String, Long> sorted = new TreeMap<>();
+    eventsBySource.forEach((source, count) -> sorted.put(source, count[0]));
+    return Collections.unmodifiableMap(sorted);
   }
 
   public Map<EventType, Long> eventsByType() {
-    return Collections.unmodifiableMap(eventsByType);
+    Map<EventType, Long> counts = new EnumMap<>(EventType.class);
+    for (EventType type : EventType.values()) {
+      if (eventsByType[type.ordinal()] > 0) counts.put(type, eventsByType[type.ordinal()]);
+    }
+    return Collections.unmodifiableMap(counts);
   }
 
   /**
@@ -72,7 +81,7 @@ public final class ImportStats {
   }
 
   public long events() {
-    return eventsByType.values().stream().mapToLong(Long::longValue).sum();
+    return Arrays.stream(eventsByType).sum();
   }
 
   /** Share of map/unmap events attributed to a device and domain (1.0 when there are none). */
