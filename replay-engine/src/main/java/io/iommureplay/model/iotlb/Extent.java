@@ -8,40 +8,43 @@ package io.iommureplay.model.iotlb;
  */
 class Extent {
 
-    final DomainCaches domain;
-    /** Unique among one model's extents, in creation order: breaks ties between equal starts. */
-    final long id;
-    long first;
-    long last;
-    long holders;
-    /** The window this extent is a piece of; null for a cached live mapping or a stale table. */
-    Window window;
+  final DomainCaches domain;
 
-    // ExtentTree: a treap ordered by (first, id) whose nodes know the largest last below them.
-    Extent left;
-    Extent right;
-    long maxLast;
-    int priority;
+  /** Unique among one model's extents, in creation order: breaks ties between equal starts. */
+  final long id;
 
-    // The LRU list, oldest first.
-    Extent older;
-    Extent newer;
-    boolean inLru;
+  long first;
+  long last;
+  long holders;
 
-    Extent(DomainCaches domain, long id, long first, long last, long holders, Window window) {
-        this.domain = domain;
-        this.id = id;
-        this.first = first;
-        this.last = last;
-        this.holders = holders;
-        this.window = window;
-    }
+  /** The window this extent is a piece of; null for a cached live mapping or a stale table. */
+  Window window;
 
-    final long bytes() {
-        return last - first + 1;
-    }
+  // ExtentTree: a treap ordered by (first, id) whose nodes know the largest last below them.
+  Extent left;
+  Extent right;
+  long maxLast;
+  int priority;
 
-    final long pages() {
-        return bytes() >>> IotlbModel.PAGE_SHIFT;
-    }
+  // The LRU list, oldest first.
+  Extent older;
+  Extent newer;
+  boolean inLru;
+
+  Extent(DomainCaches domain, long id, long first, long last, long holders, Window window) {
+    this.domain = domain;
+    this.id = id;
+    this.first = first;
+    this.last = last;
+    this.holders = holders;
+    this.window = window;
+  }
+
+  final long bytes() {
+    return last - first + 1;
+  }
+
+  final long pages() {
+    return bytes() >>> IotlbModel.PAGE_SHIFT;
+  }
 }

@@ -11,27 +11,27 @@ package io.iommureplay.model.iotlb;
  */
 public record IotlbConfig(Mode mode, long capacityPages) {
 
-    /** {@link #capacityPages()} of a cache that never evicts. */
-    public static final long UNLIMITED = 0;
+  /** {@link #capacityPages()} of a cache that never evicts. */
+  public static final long UNLIMITED = 0;
 
-    /** Conservative, unlimited. */
-    public static final IotlbConfig DEFAULT = new IotlbConfig(Mode.CONSERVATIVE, UNLIMITED);
+  /** Conservative, unlimited. */
+  public static final IotlbConfig DEFAULT = new IotlbConfig(Mode.CONSERVATIVE, UNLIMITED);
 
-    /** Which pages of a domain its caches may hold. */
-    public enum Mode {
-        /** Any mapped page may be cached (prefetch, speculative walks): every unmap opens a window. */
-        CONSERVATIVE,
-        /**
-         * Only pages a device accessed since they were mapped, through the caches its requests go
-         * through (the IOTLB, and its device TLB if it has ATS): unmapping pages no device touched
-         * opens no window.
-         */
-        OBSERVED
+  /** Which pages of a domain its caches may hold. */
+  public enum Mode {
+    /** Any mapped page may be cached (prefetch, speculative walks): every unmap opens a window. */
+    CONSERVATIVE,
+    /**
+     * Only pages a device accessed since they were mapped, through the caches its requests go
+     * through (the IOTLB, and its device TLB if it has ATS): unmapping pages no device touched
+     * opens no window.
+     */
+    OBSERVED
+  }
+
+  public IotlbConfig {
+    if (mode == null || capacityPages < 0) {
+      throw new IllegalArgumentException("mode " + mode + ", capacity " + capacityPages + " pages");
     }
-
-    public IotlbConfig {
-        if (mode == null || capacityPages < 0) {
-            throw new IllegalArgumentException("mode " + mode + ", capacity " + capacityPages + " pages");
-        }
-    }
+  }
 }

@@ -8,54 +8,62 @@ package io.iommureplay.model.iotlb;
  */
 public final class StaleTable extends Extent {
 
-    private final int level;
-    private final long seq;
-    private final long tsNs;
+  private final int level;
+  private final long seq;
+  private final long tsNs;
 
-    StaleTable(DomainCaches domain, long id, long first, long last, long holders, int level, long seq, long tsNs) {
-        super(domain, id, first, last, holders, null);
-        this.level = level;
-        this.seq = seq;
-        this.tsNs = tsNs;
-    }
+  StaleTable(
+      DomainCaches domain,
+      long id,
+      long first,
+      long last,
+      long holders,
+      int level,
+      long seq,
+      long tsNs) {
+    super(domain, id, first, last, holders, null);
+    this.level = level;
+    this.seq = seq;
+    this.tsNs = tsNs;
+  }
 
-    public long domain() {
-        return domain.id;
-    }
+  public long domain() {
+    return domain.id;
+  }
 
-    /** Table level, 1 for a table of 4 KiB leaf entries. */
-    public int level() {
-        return level;
-    }
+  /** Table level, 1 for a table of 4 KiB leaf entries. */
+  public int level() {
+    return level;
+  }
 
-    /** First IOVA the table translated. */
-    public long spanStart() {
-        return first;
-    }
+  /** First IOVA the table translated. */
+  public long spanStart() {
+    return first;
+  }
 
-    /** Bytes of IOVA the table translated. */
-    public long spanSize() {
-        return bytes();
-    }
+  /** Bytes of IOVA the table translated. */
+  public long spanSize() {
+    return bytes();
+  }
 
-    /** Sequence number of the event that unlinked it. */
-    public long seq() {
-        return seq;
-    }
+  /** Sequence number of the event that unlinked it. */
+  public long seq() {
+    return seq;
+  }
 
-    /** When it was unlinked, ns. */
-    public long tsNs() {
-        return tsNs;
-    }
+  /** When it was unlinked, ns. */
+  public long tsNs() {
+    return tsNs;
+  }
 
-    /** Whether a paging-structure cache may still point at it. */
-    public boolean isCached() {
-        return holders != 0;
-    }
+  /** Whether a paging-structure cache may still point at it. */
+  public boolean isCached() {
+    return holders != 0;
+  }
 
-    @Override
-    public String toString() {
-        return "StaleTable[domain=%d, level=%d, span=0x%x+0x%x, seq=%d, cached=%b]"
-                .formatted(domain(), level, first, bytes(), seq, isCached());
-    }
+  @Override
+  public String toString() {
+    return "StaleTable[domain=%d, level=%d, span=0x%x+0x%x, seq=%d, cached=%b]"
+        .formatted(domain(), level, first, bytes(), seq, isCached());
+  }
 }
