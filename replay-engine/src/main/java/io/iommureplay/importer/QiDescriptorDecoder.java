@@ -8,6 +8,7 @@ import static io.iommureplay.schema.FlushScope.PASID;
 import static io.iommureplay.schema.FlushScope.PASID_DEVICE_TLB;
 import static io.iommureplay.schema.FlushScope.PASID_PAGE;
 
+import io.iommureplay.model.PciRequesterId;
 import io.iommureplay.schema.FlushScope;
 import io.iommureplay.schema.FlushTrigger;
 import io.iommureplay.schema.IotlbInvalidation;
@@ -222,7 +223,8 @@ public final class QiDescriptorDecoder {
     String iommu = c.textUpTo(" ");
     c.expect(" ");
     int dev = c.skipTo("[");
-    Integer sid = pciSourceId(c.s, dev, c.pos);
+    int rid = PciRequesterId.of(c.s, dev, c.pos);
+    Integer sid = rid == PciRequesterId.NONE ? null : rid;
     c.expect("[");
     int pasid = c.dec();
     c.expect("] type ");
@@ -270,7 +272,8 @@ public final class QiDescriptorDecoder {
     String iommu = c.textUpTo("/");
     c.expect("/");
     int dev = c.skipTo(" type ");
-    Integer sid = pciSourceId(c.s, dev, c.pos);
+    int rid = PciRequesterId.of(c.s, dev, c.pos);
+    Integer sid = rid == PciRequesterId.NONE ? null : rid;
     c.expect(" type ");
     int tag = c.oneOf(TAG_TYPES);
     c.expect(" did ");
@@ -338,26 +341,6 @@ public final class QiDescriptorDecoder {
    */
   private static int deviceTlbOrder(long qw1, int sizeBit) {
     return bit(qw1, sizeBit) ? Long.numberOfTrailingZeros(~(qw1 >>> PAGE_SHIFT)) + 1 : 0;
-  }
-
-  /**
-   * PCI_DEVID (bus << 8 | devfn) of a pci_name() such as {@code 0000:00:05.0}; null for other
-   * device names.
-   */
-  private static Integer pciSourceId(String s, int from, int to) {
-    if (to - from != 12
-        || s.charAt(from + 4) != ':'
-        || s.charAt(from + 7) != ':'
-        || s.charAt(from + 10) != '.') {
-      return null;
-    }
-    try {
-      return Integer.parseInt(s, from + 5, from + 7, 16) << 8
-          | Integer.parseInt(s, from + 8, from + 10, 16) << 3
-          | Integer.parseInt(s, from + 11, from + 12, 8);
-    } catch (NumberFormatException e) {
-      return null;
-    }
   }
 
   private static int bits(long word, int hi, int lo) {

@@ -1,5 +1,6 @@
 package io.iommureplay.model.iotlb;
 
+import io.iommureplay.model.PciRequesterId;
 import io.iommureplay.model.snapshot.SnapshotFormatException;
 import io.iommureplay.model.snapshot.SnapshotInput;
 import io.iommureplay.model.snapshot.SnapshotOutput;
@@ -214,7 +215,7 @@ final class DomainCaches {
 
   private void fill(int slot, String device, int pasid) {
     holderDevice[slot] = device;
-    holderSid[slot] = device == null ? -1 : pciSourceId(device);
+    holderSid[slot] = device == null ? -1 : PciRequesterId.of(device);
     holderPasid[slot] = pasid;
     usedSlots |= 1L << slot;
     if (device == null) {
@@ -229,25 +230,5 @@ final class DomainCaches {
     }
     attachedBits = bits;
     devices = attachments.stream().map(Attachment::device).distinct().toList();
-  }
-
-  /**
-   * PCI_DEVID (bus << 8 | devfn) of a name as pci_name() prints it ({@code 0000:00:04.0}), the
-   * requester id device-TLB descriptors carry; -1 for other names (platform devices, stream ids).
-   */
-  private static int pciSourceId(String name) {
-    if (name.length() != 12
-        || name.charAt(4) != ':'
-        || name.charAt(7) != ':'
-        || name.charAt(10) != '.') {
-      return -1;
-    }
-    try {
-      return Integer.parseInt(name, 5, 7, 16) << 8
-          | Integer.parseInt(name, 8, 10, 16) << 3
-          | Integer.parseInt(name, 11, 12, 8);
-    } catch (NumberFormatException e) {
-      return -1;
-    }
   }
 }
