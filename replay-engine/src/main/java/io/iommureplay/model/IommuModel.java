@@ -1,7 +1,12 @@
 package io.iommureplay.model;
 
+import io.iommureplay.model.iotlb.IotlbListener;
+import io.iommureplay.model.iotlb.IotlbModel;
+import io.iommureplay.model.iotlb.StaleTable;
+import io.iommureplay.model.iotlb.Window;
 import io.iommureplay.model.pagetable.IoPageTable;
 import io.iommureplay.model.pagetable.MapResult;
+import io.iommureplay.model.pagetable.TablePage;
 import io.iommureplay.model.pagetable.TablePageListener;
 import io.iommureplay.model.pagetable.UnmapResult;
 import io.iommureplay.model.sva.PasidSpace;
@@ -9,7 +14,9 @@ import io.iommureplay.schema.Attribution;
 import io.iommureplay.schema.DeviceAccess;
 import io.iommureplay.schema.DomainLifecycle;
 import io.iommureplay.schema.DomainType;
+import io.iommureplay.schema.FlushScope;
 import io.iommureplay.schema.IommuEvent;
+import io.iommureplay.schema.IotlbInvalidation;
 import io.iommureplay.schema.IovaDomainInit;
 import io.iommureplay.schema.IovaRange;
 import io.iommureplay.schema.Mapping;
@@ -20,6 +27,7 @@ import java.util.Collection;
 import java.util.Collections;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 
 /**
  * The IOMMU model of one host: its domains and devices, each domain's page table. Events are
@@ -33,12 +41,55 @@ public final class IommuModel {
   private final Map<String, Domain> domainOfDevice = new TreeMap<>();
   private final OrphanUnmaps orphanUnmaps = new OrphanUnmaps();
   private final PasidSpace pasids = new PasidSpace();
+  private final IotlbModel iotlb;
+
+  /**
+   * Whether the trace shows the invalidations the hardware received (qi_submit, cache_tag_flush_*).
+   * Until it does, the driver's flush requests stand in for them.
+   */
+  private boolean sawHardwareFlush;
+
+  /** Reused buffer of the (iova, paddr) runs of the range being unmapped. */
+  private final PhysRuns physRuns = new PhysRuns();
 
   public IommuModel(ModelConfig config, ModelListener listener) {
     this.config = config;
     this.listener = listener;
     orphanUnmaps.onEvict(
         o -> listener.notApplied(o.event(), "no domain: the unmap could not be attributed"));
+    this.iotlb =
+        new IotlbModel(
+            config.iotlb(),
+            new IotlbListener() {
+              @Override
+              public void windowClosed(Window window, long openNs, long seq, Closure cause) {
+                listener.windowClosed(window, openNs, seq, cause);
+              }
+
+              @Override
+              public void windowPartlyInvalidated(Window window, long missedBytes, long seq) {
+                listener.windowPartlyFlushed(window, missedBytes, seq);
+              }
+
+              @Override
+              public void tableFlushed(StaleTable table, long cachedNs, long seq) {
+                listener.tableFlushed(table, cachedNs, seq);
+              }
+            });
+  }
+
+  /** The open use-after-unmap windows of a domain. */
+  public void forEachOpenWindow(long domain, Consumer<Window> action) {
+    iotlb.forEachOpenWindow(domain, action);
+  }
+
+  /**
+   * The open parts of windows of {@code domain} in {@code [iova, iova + size)} that {@code device}
+   * may use.
+   */
+  public void forEachOpenRange(
+      long domain, String device, long iova, long size, IotlbModel.RangeVisitor visitor) {
+    iotlb.forEachOpenRange(domain, device, IotlbModel.NO_PASID, iova, size, visitor);
   }
 
   /** Domains by id. */
@@ -66,7 +117,14 @@ public final class IommuModel {
           pasids.unbind(event.getDevice(), ((PasidOp) event.getPayload()).getPasid());
       case MM_EXIT -> pasids.mmExit(((PasidOp) event.getPayload()).getMmId());
       case PASID_FREE -> pasids.free(((PasidOp) event.getPayload()).getPasid());
-      case DEVICE_ACCESS -> checkPasid(event, ((DeviceAccess) event.getPayload()).getPasid());
+      case DEVICE_ACCESS -> onDeviceAccess(event, (DeviceAccess) event.getPayload());
+      case IOTLB_FLUSH -> {
+        sawHardwareFlush = true;
+        onInvalidation(event, (IotlbInvalidation) event.getPayload());
+      }
+      case IOTLB_FLUSH_REQUEST -> {
+        if (!sawHardwareFlush) onInvalidation(event, (IotlbInvalidation) event.getPayload());
+      }
       default -> {}
     }
   }
@@ -120,15 +178,28 @@ public final class IommuModel {
     String device = event.getDevice();
     Domain domain = domainOf(event);
     if (device == null || domain == null) return;
-    Domain previous = domainOfDevice.put(device, domain);
-    if (previous != null && previous != domain) previous.detach(device);
-    domain.attach(device);
+    bind(device, domain);
   }
 
   private void detach(IommuEvent event) {
     String device = event.getDevice();
     Domain domain = device == null ? null : domainOfDevice.remove(device);
-    if (domain != null) domain.detach(device);
+    if (domain == null) return;
+    listener.detached(event, domain, device);
+    domain.detach(device);
+    iotlb.detach(domain.id(), device, IotlbModel.NO_PASID);
+  }
+
+  /** Moves a device to {@code domain}: a device is in one domain at a time. */
+  private void bind(String device, Domain domain) {
+    Domain previous = domainOfDevice.put(device, domain);
+    if (previous == domain) return;
+    if (previous != null) {
+      previous.detach(device);
+      iotlb.detach(previous.id(), device, IotlbModel.NO_PASID);
+    }
+    domain.attach(device);
+    iotlb.attach(domain.id(), device, IotlbModel.NO_PASID, false);
   }
 
   private void onMap(IommuEvent event, Mapping map) {
@@ -164,8 +235,83 @@ public final class IommuModel {
   }
 
   private void applyUnmap(IommuEvent event, Domain domain, Unmapping unmap) {
+    physRuns.collect(domain.pageTable(), unmap.getIova(), unmap.getSize());
     UnmapResult result = domain.pageTable().unmap(unmap.getIova(), unmap.getSize(), event.getCpu());
     listener.unmapped(event, domain, unmap, result);
+    if (result.removedBytes() > 0 && !physRuns.isEmpty()) {
+      Window window =
+          iotlb.unmap(
+              domain.id(),
+              physRuns.firstIova(),
+              physRuns.span(),
+              physRuns.toArray(),
+              event.getCpu(),
+              event.getTsNs(),
+              event.getSeq());
+      if (window != null) listener.windowOpened(event, domain, window);
+    }
+    for (TablePage table : result.freedTables()) {
+      iotlb.tableUnlinked(
+          domain.id(),
+          table.level(),
+          table.spanStart(),
+          table.spanLast() - table.spanStart() + 1,
+          event.getTsNs(),
+          event.getSeq());
+    }
+  }
+
+  private void onInvalidation(IommuEvent event, IotlbInvalidation invalidation) {
+    Domain domain = domainOf(event);
+    boolean anyDomain =
+        invalidation.getScope() == FlushScope.GLOBAL
+            || invalidation.getScope() == FlushScope.DEVICE_TLB
+            || invalidation.getScope() == FlushScope.PASID_DEVICE_TLB;
+    if (domain == null && !anyDomain) {
+      listener.notApplied(event, "no domain: the invalidation could not be attributed");
+      return;
+    }
+    iotlb.invalidate(
+        domain == null ? -1 : domain.id(), invalidation, event.getTsNs(), event.getSeq());
+    listener.flushed(event, domain, invalidation);
+  }
+
+  private void onDeviceAccess(IommuEvent event, DeviceAccess access) {
+    checkPasid(event, access.getPasid());
+    String device = event.getDevice();
+    Domain domain = domainOf(event);
+    if (domain == null && device != null) domain = domainOfDevice.get(device);
+    if (domain == null) {
+      listener.notApplied(event, "no domain: an access by a device in no known domain");
+      return;
+    }
+    Domain target = domain;
+    iotlb.forEachOpenRange(
+        domain.id(),
+        device,
+        IotlbModel.NO_PASID,
+        access.getIova(),
+        access.getSize(),
+        (window, first, last) -> listener.staleAccess(event, target, window, first, last));
+    // What the page table translates may now be cached (observed mode).
+    long end = access.getIova() + access.getSize();
+    domain
+        .pageTable()
+        .forEachMapping(
+            access.getIova(),
+            access.getSize(),
+            (iova, paddr, size, prot) -> {
+              long from = Math.max(iova, access.getIova());
+              long to = Math.min(iova + size, end);
+              iotlb.deviceAccess(
+                  target.id(),
+                  device,
+                  IotlbModel.NO_PASID,
+                  from,
+                  to - from,
+                  event.getTsNs(),
+                  event.getSeq());
+            });
   }
 
   /**
@@ -196,12 +342,7 @@ public final class IommuModel {
 
   /** A map or unmap names its device even where no attach was recorded (tracing started late). */
   private void noteDevice(IommuEvent event, Domain domain) {
-    String device = event.getDevice();
-    if (device != null && domainOfDevice.get(device) != domain) {
-      Domain previous = domainOfDevice.put(device, domain);
-      if (previous != null) previous.detach(device);
-      domain.attach(device);
-    }
+    if (event.getDevice() != null) bind(event.getDevice(), domain);
   }
 
   private Domain requireDomain(IommuEvent event) {
@@ -214,8 +355,12 @@ public final class IommuModel {
   private Domain domainOf(IommuEvent event) {
     long id = event.getDomain();
     if (id < 0) return null;
-    return domains.computeIfAbsent(
-        id,
-        i -> new Domain(i, DomainType.UNKNOWN, config.pageTableFormat(), TablePageListener.NONE));
+    Domain domain = domains.get(id);
+    if (domain == null) {
+      domain = new Domain(id, DomainType.UNKNOWN, config.pageTableFormat(), TablePageListener.NONE);
+      domains.put(id, domain);
+      iotlb.defineDomain(id, false);
+    }
+    return domain;
   }
 }

@@ -1,9 +1,13 @@
 package io.iommureplay.model;
 
+import io.iommureplay.model.iotlb.IotlbListener;
+import io.iommureplay.model.iotlb.StaleTable;
+import io.iommureplay.model.iotlb.Window;
 import io.iommureplay.model.pagetable.MapResult;
 import io.iommureplay.model.pagetable.UnmapResult;
 import io.iommureplay.model.sva.PasidSpace;
 import io.iommureplay.schema.IommuEvent;
+import io.iommureplay.schema.IotlbInvalidation;
 import io.iommureplay.schema.Mapping;
 import io.iommureplay.schema.Unmapping;
 
@@ -19,6 +23,38 @@ public interface ModelListener {
 
   /** An IOMMU unmap was applied to a domain's page table. */
   default void unmapped(IommuEvent event, Domain domain, Unmapping unmap, UnmapResult result) {}
+
+  /**
+   * An unmap opened a use-after-unmap window: the range's translations may stay cached until an
+   * invalidation covers them. {@code window} holds the range, the physical pages it pointed to and
+   * the devices that may still use it.
+   */
+  default void windowOpened(IommuEvent unmap, Domain domain, Window window) {}
+
+  /**
+   * A window closed: invalidated (by the event {@code closeSeq}), evicted, or its domain went away.
+   */
+  default void windowClosed(
+      Window window, long openNs, long closeSeq, IotlbListener.Closure cause) {}
+
+  /** An invalidation covered only part of a window: {@code missedBytes} of it stay cached. */
+  default void windowPartlyFlushed(Window window, long missedBytes, long flushSeq) {}
+
+  /** A freed table page's paging-structure-cache entries were dropped (an IH=0 invalidation). */
+  default void tableFlushed(StaleTable table, long cachedNs, long flushSeq) {}
+
+  /**
+   * A device accessed IOVAs whose translation may still be cached after their unmap: a confirmed
+   * use-after-unmap ({@code [first, last]} of {@code window}).
+   */
+  default void staleAccess(
+      IommuEvent access, Domain domain, Window window, long first, long last) {}
+
+  /** An invalidation was applied ({@code domain} null for global ones). */
+  default void flushed(IommuEvent flush, Domain domain, IotlbInvalidation invalidation) {}
+
+  /** A device was detached from {@code domain}; its open windows are still there to look at. */
+  default void detached(IommuEvent event, Domain domain, String device) {}
 
   /** A map into a reserved region that forbids it (a DMA domain maps only DIRECT regions, 1:1). */
   default void reservedRegionMapped(

@@ -290,6 +290,18 @@ public final class IoPageTable {
     visit(root, 0, -1L, visitor);
   }
 
+  /**
+   * Every live mapping that overlaps {@code [iova, iova + size)}, in IOVA order; a large page is
+   * one call, reported whole even where it reaches outside the range.
+   */
+  public void forEachMapping(long iova, long size, MappingVisitor visitor) {
+    if (size == 0) {
+      return;
+    }
+    long last = Long.compareUnsigned(iova + size - 1, iova) < 0 ? -1L : iova + size - 1;
+    visit(root, iova, last, visitor);
+  }
+
   /** Every table page in the tree, parents before children, in IOVA order. */
   public void forEachTablePage(Consumer<TablePage> action) {
     forEachTablePage(root, action);
