@@ -11,29 +11,30 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * The flush queue of one lazily invalidated domain (Linux drivers/iommu/dma-iommu.c, the
- * {@code iommu_dma_cookie} of a DMA_FQ domain): an unmap's IOVA range and the page-table pages it
- * freed are queued, and given back only after a domain-wide IOTLB flush that started after the
- * unmap has finished. The rules, checked against the kernel source from v6.1 (the captures'
- * kernel) to v6.18:
+ * The flush queue of one lazily invalidated domain (Linux drivers/iommu/dma-iommu.c, the {@code
+ * iommu_dma_cookie} of a DMA_FQ domain): an unmap's IOVA range and the page-table pages it freed
+ * are queued, and given back only after a domain-wide IOTLB flush that started after the unmap has
+ * finished. The rules, checked against the kernel source from v6.1 (the captures' kernel) to v6.18:
  *
  * <ul>
- *   <li>{@code queue_iova()}: reap the enqueuing CPU's ring; if it is still full ({@code fq_full()}),
- *       flush and reap again; append the entry ({@code fq_ring_add()}) stamped with
+ *   <li>{@code queue_iova()}: reap the enqueuing CPU's ring; if it is still full ({@code
+ *       fq_full()}), flush and reap again; append the entry ({@code fq_ring_add()}) stamped with
  *       {@code fq_flush_start_cnt}; arm the timer unless it is armed: once a batch, not per entry.
- *   <li>{@code fq_ring_free_locked()} (v6.1: {@code fq_ring_free()}): from the oldest entry on, while
- *       its stamp is below {@code fq_flush_finish_cnt}, release its table pages, then its IOVA.
+ *   <li>{@code fq_ring_free_locked()} (v6.1: {@code fq_ring_free()}): from the oldest entry on,
+ *       while its stamp is below {@code fq_flush_finish_cnt}, release its table pages, then its
+ *       IOVA.
  *   <li>{@code fq_flush_iotlb()}: count a flush started, flush the IOTLB, count a flush finished.
  *   <li>{@code fq_flush_timeout()}: disarm the timer, flush, reap every CPU's ring.
  * </ul>
+ *
  * Flushes come from a full ring or the timer, never from a map. The rings start empty with both
  * counters at 0 ({@code iommu_dma_init_fq()}).
  *
- * <p>Two ways of driving it. {@link #predicting} decides the flushes itself and has its
- * {@link FlushQueueListener} execute them. {@link #following} replays a trace that shows the
- * kernel's flushes: the caller reports each ({@link #flushStarted}, {@link #flushFinished}), the
- * queue applies it as the kernel did and, alongside, predicts as it would have; disagreements are
- * counted ({@link Stat}) and the first ones kept ({@link #divergences()}).
+ * <p>Two ways of driving it. {@link #predicting} decides the flushes itself and has its {@link
+ * FlushQueueListener} execute them. {@link #following} replays a trace that shows the kernel's
+ * flushes: the caller reports each ({@link #flushStarted}, {@link #flushFinished}), the queue
+ * applies it as the kernel did and, alongside, predicts as it would have; disagreements are counted
+ * ({@link Stat}) and the first ones kept ({@link #divergences()}).
  *
  * <p>Time is the replayed events' time: every entry point first fires a timer that came due at or
  * before it ({@link #advanceTo}). Not thread-safe; deterministic; no allocation per entry.
@@ -41,27 +42,36 @@ import java.util.Objects;
 public final class FlushQueue {
   /** {@code freelist} of an entry whose unmap freed no page-table page. */
   public static final long NO_TABLE_PAGES = -1;
+
   /** {@link #timerArmedAtNs()} while the timer is not armed. */
   public static final long NOT_ARMED = Long.MIN_VALUE;
+
   /** {@link #following} grace of a queue whose timer fires only when the kernel's is seen to. */
   public static final long NO_OWN_TIMER = Long.MAX_VALUE;
+
   /** {@link Divergence#event()} of a timer that came due between events. */
   public static final long NO_EVENT = -1;
+
   /** How many divergences {@link #divergences()} keeps. */
   public static final int KEPT_DIVERGENCES = 32;
+
   /** Most entry slots of all rings together. */
   public static final int MAX_SLOTS = 1 << 22;
 
   private static final int FORMAT_VERSION = 1;
   // An observed flush per CPU and reason: a timer flush in softirq can be interrupted by an unmap
-  // whose full ring flushes on the same CPU. CONFIRMED: the model had flushed already, at the enqueue.
+  // whose full ring flushes on the same CPU. CONFIRMED: the model had flushed already, at the
+  // enqueue.
   private static final byte IDLE = 0;
   private static final byte APPLIED = 1;
   private static final byte CONFIRMED = 2;
 
   /** Counters. Snapshots write them by ordinal: constants are only ever appended. */
   public enum Stat {
-    /** Timer flushes the model predicts: its own timer fired, or the kernel's fired while the model's was armed. */
+    /**
+     * Timer flushes the model predicts: its own timer fired, or the kernel's fired while the
+     * model's was armed.
+     */
     TIMER_FLUSHES,
     /** Full-ring flushes the model predicts: enqueues that found the ring full after reaping. */
     FULL_FLUSHES,
@@ -105,18 +115,25 @@ public final class FlushQueue {
   private final byte[] inFlight;
   private final List<Divergence> divergences = new ArrayList<>();
 
-  private FlushQueue(FlushQueueParams params, int cpus, boolean follow, long fireDelayNs, FlushQueueListener listener) {
+  private FlushQueue(
+      FlushQueueParams params,
+      int cpus,
+      boolean follow,
+      long fireDelayNs,
+      FlushQueueListener listener) {
     this.params = Objects.requireNonNull(params, "params");
     this.listener = Objects.requireNonNull(listener, "listener");
     if (cpus < 1) throw new IllegalArgumentException("cpus must be positive: " + cpus);
-    if (fireDelayNs <= 0) throw new IllegalArgumentException("timer delay must be positive: " + fireDelayNs);
+    if (fireDelayNs <= 0)
+      throw new IllegalArgumentException("timer delay must be positive: " + fireDelayNs);
     this.cpus = cpus;
     this.follow = follow;
     this.fireDelayNs = fireDelayNs;
     perCpu = params.layout() == Layout.PER_CPU;
     capacity = params.capacity();
     int rings = perCpu ? cpus : 1;
-    if (rings * (capacity + 1L) > MAX_SLOTS) throw new IllegalArgumentException("more than " + MAX_SLOTS + " slots");
+    if (rings * (capacity + 1L) > MAX_SLOTS)
+      throw new IllegalArgumentException("more than " + MAX_SLOTS + " slots");
     slots = capacity + 1;
     pfn = new long[rings * slots];
     pages = new long[rings * slots];
@@ -129,7 +146,8 @@ public final class FlushQueue {
   }
 
   /** A queue that decides its flushes itself: on a full ring and on its timer. */
-  public static FlushQueue predicting(FlushQueueParams params, int cpus, FlushQueueListener listener) {
+  public static FlushQueue predicting(
+      FlushQueueParams params, int cpus, FlushQueueListener listener) {
     return new FlushQueue(params, cpus, false, params.timeoutNs(), listener);
   }
 
@@ -141,20 +159,24 @@ public final class FlushQueue {
    *     kernel's has not been seen to, or {@link #NO_OWN_TIMER}; the kernel's runs late under load
    *     and emulation (a median 16 ms instead of 10 on the captures)
    */
-  public static FlushQueue following(FlushQueueParams params, int cpus, long ownTimerGraceNs,
-      FlushQueueListener listener) {
+  public static FlushQueue following(
+      FlushQueueParams params, int cpus, long ownTimerGraceNs, FlushQueueListener listener) {
     if (params.layout() == Layout.LEGACY_GLOBAL) {
-      throw new IllegalArgumentException("following replays dma-iommu flush queues, not the legacy intel-iommu table");
+      throw new IllegalArgumentException(
+          "following replays dma-iommu flush queues, not the legacy intel-iommu table");
     }
-    if (ownTimerGraceNs < 0) throw new IllegalArgumentException("negative grace: " + ownTimerGraceNs);
-    long delay = ownTimerGraceNs > Long.MAX_VALUE - params.timeoutNs() ? Long.MAX_VALUE
-        : params.timeoutNs() + ownTimerGraceNs;
+    if (ownTimerGraceNs < 0)
+      throw new IllegalArgumentException("negative grace: " + ownTimerGraceNs);
+    long delay =
+        ownTimerGraceNs > Long.MAX_VALUE - params.timeoutNs()
+            ? Long.MAX_VALUE
+            : params.timeoutNs() + ownTimerGraceNs;
     return new FlushQueue(params, cpus, true, delay, listener);
   }
 
   /**
-   * {@code queue_iova()}: an unmap on {@code cpu} queues its IOVA range and the table pages it freed.
-   * A full ring flushes first (following, the kernel is expected to have flushed there too).
+   * {@code queue_iova()}: an unmap on {@code cpu} queues its IOVA range and the table pages it
+   * freed. A full ring flushes first (following, the kernel is expected to have flushed there too).
    *
    * @param event the caller's id of the event, named in divergences
    * @param freelist the caller's id of the freed table pages, or {@link #NO_TABLE_PAGES}
@@ -169,7 +191,9 @@ public final class FlushQueue {
     reap(ring); // entries that flushes on other CPUs have covered
     if (entries(ring) == capacity) { // fq_full()
       stats[Stat.FULL_FLUSHES.ordinal()]++;
-      if (follow) expectedFull[cpu] = new Divergence(Kind.FULL_FLUSH_NOT_OBSERVED, event, nowNs, cpu, capacity);
+      if (follow)
+        expectedFull[cpu] =
+            new Divergence(Kind.FULL_FLUSH_NOT_OBSERVED, event, nowNs, cpu, capacity);
       flush(FlushReason.FULL);
       reap(ring);
     }
@@ -189,7 +213,8 @@ public final class FlushQueue {
     timerArmedAt = NOT_ARMED;
     stats[Stat.TIMER_FLUSHES.ordinal()]++;
     if (follow) {
-      diverge(new Divergence(Kind.TIMER_FLUSH_NOT_OBSERVED, NO_EVENT, dueNs, -1, 0),
+      diverge(
+          new Divergence(Kind.TIMER_FLUSH_NOT_OBSERVED, NO_EVENT, dueNs, -1, 0),
           Stat.UNCONFIRMED_PREDICTED_FLUSHES);
     }
     flush(FlushReason.TIMER);
@@ -198,9 +223,9 @@ public final class FlushQueue {
 
   /**
    * Following: the kernel entered {@code fq_flush_iotlb()} on {@code cpu}. Counts a flush started,
-   * so entries queued from now on are not released when it finishes. A timer flush disarms the timer
-   * first, as {@code fq_flush_timeout()} does, so an enqueue meanwhile arms it again. A start while
-   * one of the same reason is in flight on that CPU finishes the earlier one (its finish went
+   * so entries queued from now on are not released when it finishes. A timer flush disarms the
+   * timer first, as {@code fq_flush_timeout()} does, so an enqueue meanwhile arms it again. A start
+   * while one of the same reason is in flight on that CPU finishes the earlier one (its finish went
    * unreported).
    */
   public void flushStarted(long event, long nowNs, int cpu, FlushReason reason) {
@@ -221,7 +246,9 @@ public final class FlushQueue {
     if (!predicted) {
       int ring = ring(cpu);
       boolean full = reason == FlushReason.FULL;
-      int held = entries(ring) - (full && queuedLastBy(ring, cpu) ? 1 : 0); // before the entry being queued
+      int held =
+          entries(ring)
+              - (full && queuedLastBy(ring, cpu) ? 1 : 0); // before the entry being queued
       Kind kind = full ? Kind.UNPREDICTED_FULL_FLUSH : Kind.UNPREDICTED_TIMER_FLUSH;
       diverge(new Divergence(kind, event, nowNs, cpu, held), Stat.UNMATCHED_OBSERVED_FLUSHES);
     }
@@ -234,8 +261,8 @@ public final class FlushQueue {
   }
 
   /**
-   * Following: the kernel's flush on {@code cpu} is done. Counts it finished and reaps as the kernel
-   * does next: {@code fq_flush_timeout()} every CPU's ring; {@code queue_iova()} the ring of
+   * Following: the kernel's flush on {@code cpu} is done. Counts it finished and reaps as the
+   * kernel does next: {@code fq_flush_timeout()} every CPU's ring; {@code queue_iova()} the ring of
    * {@code cpu}, before appending the entry it was queueing — so the entry {@code cpu} queued last
    * is stamped anew and stays. A finish whose start was not reported (a missed kprobe hit) counts
    * as both.
@@ -253,7 +280,8 @@ public final class FlushQueue {
       return;
     }
     int ring = ring(cpu);
-    if (queuedLastBy(ring, cpu)) stamp[ring * slots + (tail[ring] == 0 ? slots : tail[ring]) - 1] = startCount;
+    if (queuedLastBy(ring, cpu))
+      stamp[ring * slots + (tail[ring] == 0 ? slots : tail[ring]) - 1] = startCount;
     reap(ring);
   }
 
@@ -298,7 +326,8 @@ public final class FlushQueue {
     startCount++;
     listener.flush(reason);
     finishCount++;
-    if (params.layout() == Layout.LEGACY_GLOBAL) timerArmedAt = NOT_ARMED; // flush_unmaps(): timer_on = 0
+    if (params.layout() == Layout.LEGACY_GLOBAL)
+      timerArmedAt = NOT_ARMED; // flush_unmaps(): timer_on = 0
   }
 
   // fq_ring_free_locked()
@@ -331,7 +360,10 @@ public final class FlushQueue {
     maxOccupancy = Math.max(maxOccupancy, entries(ring));
   }
 
-  /** Whether the newest entry of {@code ring} is {@code cpu}'s: the one its queue_iova() was queueing. */
+  /**
+   * Whether the newest entry of {@code ring} is {@code cpu}'s: the one its queue_iova() was
+   * queueing.
+   */
   private boolean queuedLastBy(int ring, int cpu) {
     return entries(ring) > 0 && (perCpu || lastAppendCpu == cpu);
   }
@@ -347,7 +379,8 @@ public final class FlushQueue {
   }
 
   private int inFlightIndex(int cpu, FlushReason reason) {
-    if (!follow) throw new IllegalStateException("observed flushes are reported to a following queue only");
+    if (!follow)
+      throw new IllegalStateException("observed flushes are reported to a following queue only");
     return Objects.checkIndex(cpu, cpus) * FlushReason.values().length + reason.ordinal();
   }
 
@@ -361,15 +394,24 @@ public final class FlushQueue {
   /** Writes the whole state, not the listener; {@link #restore} reads it back. */
   public void save(SnapshotOutput out) {
     out.writeVarInt(FORMAT_VERSION)
-        .writeEnum(params.layout()).writeVarInt(params.ringSize()).writeVarLong(params.timeoutNs())
-        .writeVarInt(cpus).writeBoolean(follow).writeVarLong(fireDelayNs)
-        .writeVarLong(startCount).writeVarLong(finishCount).writeSignedVarLong(timerArmedAt)
-        .writeVarInt(maxOccupancy).writeSignedVarLong(lastAppendCpu);
+        .writeEnum(params.layout())
+        .writeVarInt(params.ringSize())
+        .writeVarLong(params.timeoutNs())
+        .writeVarInt(cpus)
+        .writeBoolean(follow)
+        .writeVarLong(fireDelayNs)
+        .writeVarLong(startCount)
+        .writeVarLong(finishCount)
+        .writeSignedVarLong(timerArmedAt)
+        .writeVarInt(maxOccupancy)
+        .writeSignedVarLong(lastAppendCpu);
     for (int ring = 0; ring < head.length; ring++) {
       out.writeVarInt(head[ring]).writeVarInt(tail[ring]);
       for (int i = head[ring]; i != tail[ring]; i = i + 1 == slots ? 0 : i + 1) {
         int slot = ring * slots + i;
-        out.writeVarLong(pfn[slot]).writeVarLong(pages[slot]).writeSignedVarLong(freelist[slot])
+        out.writeVarLong(pfn[slot])
+            .writeVarLong(pages[slot])
+            .writeSignedVarLong(freelist[slot])
             .writeVarLong(stamp[slot]);
       }
     }
@@ -391,10 +433,12 @@ public final class FlushQueue {
    */
   public static FlushQueue restore(SnapshotInput in, FlushQueueListener listener) {
     int version = in.readVarInt();
-    if (version != FORMAT_VERSION) throw new SnapshotFormatException("unknown flush-queue snapshot version " + version);
+    if (version != FORMAT_VERSION)
+      throw new SnapshotFormatException("unknown flush-queue snapshot version " + version);
     FlushQueue q;
     try {
-      FlushQueueParams params = new FlushQueueParams(in.readEnum(Layout.class), in.readVarInt(), in.readVarLong());
+      FlushQueueParams params =
+          new FlushQueueParams(in.readEnum(Layout.class), in.readVarInt(), in.readVarLong());
       q = new FlushQueue(params, in.readCount(), in.readBoolean(), in.readVarLong(), listener);
     } catch (IllegalArgumentException e) {
       throw new SnapshotFormatException("bad flush-queue configuration: " + e.getMessage());
@@ -417,15 +461,18 @@ public final class FlushQueue {
     }
     int stats = in.readVarInt();
     if (stats > q.stats.length) {
-      throw new SnapshotFormatException(stats + " flush-queue counters, this version knows " + q.stats.length);
+      throw new SnapshotFormatException(
+          stats + " flush-queue counters, this version knows " + q.stats.length);
     }
     for (int i = 0; i < stats; i++) q.stats[i] = in.readVarLong();
     for (int i = 0; i < q.inFlight.length; i++) {
       int state = in.readVarInt();
-      if (state > CONFIRMED) throw new SnapshotFormatException("bad in-flight flush state " + state);
+      if (state > CONFIRMED)
+        throw new SnapshotFormatException("bad in-flight flush state " + state);
       q.inFlight[i] = (byte) state;
     }
-    for (int cpu = 0; cpu < q.cpus; cpu++) q.expectedFull[cpu] = in.readBoolean() ? readDivergence(in) : null;
+    for (int cpu = 0; cpu < q.cpus; cpu++)
+      q.expectedFull[cpu] = in.readBoolean() ? readDivergence(in) : null;
     int kept = in.readVarInt();
     if (kept > KEPT_DIVERGENCES) {
       throw new SnapshotFormatException(kept + " divergences kept, at most " + KEPT_DIVERGENCES);
@@ -436,17 +483,25 @@ public final class FlushQueue {
 
   private int readSlot(SnapshotInput in) {
     int slot = in.readVarInt();
-    if (slot >= slots) throw new SnapshotFormatException("ring position " + slot + " outside a ring of " + slots);
+    if (slot >= slots)
+      throw new SnapshotFormatException("ring position " + slot + " outside a ring of " + slots);
     return slot;
   }
 
   private static void write(SnapshotOutput out, Divergence d) {
-    out.writeEnum(d.kind()).writeSignedVarLong(d.event()).writeSignedVarLong(d.timeNs())
-        .writeSignedVarLong(d.cpu()).writeVarInt(d.occupancy());
+    out.writeEnum(d.kind())
+        .writeSignedVarLong(d.event())
+        .writeSignedVarLong(d.timeNs())
+        .writeSignedVarLong(d.cpu())
+        .writeVarInt(d.occupancy());
   }
 
   private static Divergence readDivergence(SnapshotInput in) {
-    return new Divergence(in.readEnum(Kind.class), in.readSignedVarLong(), in.readSignedVarLong(),
-        (int) in.readSignedVarLong(), in.readVarInt());
+    return new Divergence(
+        in.readEnum(Kind.class),
+        in.readSignedVarLong(),
+        in.readSignedVarLong(),
+        (int) in.readSignedVarLong(),
+        in.readVarInt());
   }
 }

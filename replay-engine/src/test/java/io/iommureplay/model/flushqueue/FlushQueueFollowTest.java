@@ -25,9 +25,11 @@ class FlushQueueFollowTest {
   void aFullRingFlushTheModelPredictedIsConfirmedByTheKernels() {
     FlushQueue q = FlushQueue.following(SMALL, 2, NO_OWN_TIMER, rec);
     for (int i = 0; i < 3; i++) q.enqueue(i, i, 0, 0x10 + i, 1, NO_TABLE_PAGES);
-    // The ring is full (fq_full()): the model must flush to queue the 4th entry, and expects the kernel did.
+    // The ring is full (fq_full()): the model must flush to queue the 4th entry, and expects the
+    // kernel did.
     q.enqueue(3, 3, 0, 0x13, 1, 9);
-    assertThat(rec.take()).containsExactly("flush FULL", "iova 0x10+1", "iova 0x11+1", "iova 0x12+1");
+    assertThat(rec.take())
+        .containsExactly("flush FULL", "iova 0x10+1", "iova 0x11+1", "iova 0x12+1");
 
     // The trace: fq_flush_iotlb() and the domain-selective invalidation, on CPU 0.
     q.flushStarted(4, 4, 0, FULL);
@@ -36,7 +38,9 @@ class FlushQueueFollowTest {
     assertThat(q.occupancy(0)).isEqualTo(1);
     assertThat(q.count(Stat.FULL_FLUSHES)).isEqualTo(1);
     assertThat(q.count(Stat.OBSERVED_FULL_FLUSHES)).isEqualTo(1);
-    assertThat(q.count(Stat.UNMATCHED_OBSERVED_FLUSHES) + q.count(Stat.UNCONFIRMED_PREDICTED_FLUSHES)).isZero();
+    assertThat(
+            q.count(Stat.UNMATCHED_OBSERVED_FLUSHES) + q.count(Stat.UNCONFIRMED_PREDICTED_FLUSHES))
+        .isZero();
     assertThat(q.divergences()).isEmpty();
   }
 
@@ -92,9 +96,11 @@ class FlushQueueFollowTest {
     assertThat(rec.take()).containsExactly("iova 0x11+1", "iova 0x12+1");
     assertThat(q.occupancy(0)).isEqualTo(1);
     assertThat(q.count(Stat.UNMATCHED_OBSERVED_FLUSHES)).isEqualTo(1);
-    assertThat(q.divergences()).containsExactly(new Divergence(Kind.UNPREDICTED_FULL_FLUSH, 4, 4, 0, 2));
-    assertThat(q.divergences().get(0)).hasToString(
-        "kernel flushed a full ring at event 4 (cpu 0); the model's ring held 2 entries");
+    assertThat(q.divergences())
+        .containsExactly(new Divergence(Kind.UNPREDICTED_FULL_FLUSH, 4, 4, 0, 2));
+    assertThat(q.divergences().get(0))
+        .hasToString(
+            "kernel flushed a full ring at event 4 (cpu 0); the model's ring held 2 entries");
   }
 
   @Test
@@ -104,8 +110,10 @@ class FlushQueueFollowTest {
     q.enqueue(20, 20, 0, 0x20, 1, NO_TABLE_PAGES);
     assertThat(q.count(Stat.FULL_FLUSHES)).isEqualTo(1);
     assertThat(q.count(Stat.UNCONFIRMED_PREDICTED_FLUSHES)).isEqualTo(1);
-    assertThat(q.divergences()).singleElement().hasToString(
-        "model expected a full-ring flush at event 13 (cpu 0, 3 entries queued); the kernel did not flush");
+    assertThat(q.divergences())
+        .singleElement()
+        .hasToString(
+            "model expected a full-ring flush at event 13 (cpu 0, 3 entries queued); the kernel did not flush");
   }
 
   @Test
@@ -114,7 +122,8 @@ class FlushQueueFollowTest {
     q.flushFinished(7, 5 * MS, 0, TIMER); // its start was not reported: counts as both
     assertThat(q.count(Stat.OBSERVED_TIMER_FLUSHES)).isEqualTo(1);
     assertThat(q.count(Stat.TIMER_FLUSHES)).isZero();
-    assertThat(q.divergences()).containsExactly(new Divergence(Kind.UNPREDICTED_TIMER_FLUSH, 7, 5 * MS, 0, 0));
+    assertThat(q.divergences())
+        .containsExactly(new Divergence(Kind.UNPREDICTED_TIMER_FLUSH, 7, 5 * MS, 0, 0));
   }
 
   @Test
@@ -127,7 +136,8 @@ class FlushQueueFollowTest {
     assertThat(rec.take()).containsExactly("flush TIMER", "iova 0x10+1");
     q.flushStarted(2, 17 * MS, 0, TIMER);
     q.flushFinished(3, 17 * MS, 0, TIMER);
-    assertThat(q.divergences()).extracting(Divergence::kind)
+    assertThat(q.divergences())
+        .extracting(Divergence::kind)
         .containsExactly(Kind.TIMER_FLUSH_NOT_OBSERVED, Kind.UNPREDICTED_TIMER_FLUSH);
     assertThat(q.divergences().get(0).timeNs()).isEqualTo(16 * MS);
   }
@@ -140,7 +150,8 @@ class FlushQueueFollowTest {
     q.flushStarted(3, 16 * MS, 0, TIMER); // softirq: start count 1
     // A hard interrupt on the same CPU unmaps twice; the second finds the ring full.
     q.enqueue(4, 16 * MS + 1, 0, 0xc, 1, NO_TABLE_PAGES); // stamped 1
-    q.enqueue(5, 16 * MS + 2, 0, 0xd, 1, NO_TABLE_PAGES); // full: start 2, finish 1 → releases 0xa, 0xb
+    q.enqueue(
+        5, 16 * MS + 2, 0, 0xd, 1, NO_TABLE_PAGES); // full: start 2, finish 1 → releases 0xa, 0xb
     q.flushStarted(6, 16 * MS + 3, 0, FULL);
     q.flushFinished(7, 16 * MS + 4, 0, FULL);
     assertThat(rec.take()).containsExactly("flush FULL", "iova 0xa+1", "iova 0xb+1");

@@ -35,10 +35,10 @@ import java.util.stream.LongStream;
 import org.junit.jupiter.api.Test;
 
 /**
- * Follows the kernel's flushes in the real lazy capture (../shared/traces/lazy-smp2: Debian 6.1,
- * 2 vCPUs, iommu.strict=0, VT-d emulated by QEMU TCG) with one queue per DMA domain, and compares
- * the flushes the model predicts with those the kernel did, and the IOVAs it releases with the
- * kernel's free_iova_fast. The trace maps onto the queue so (traces/README.md, "Lazy unmap"):
+ * Follows the kernel's flushes in the real lazy capture (../shared/traces/lazy-smp2: Debian 6.1, 2
+ * vCPUs, iommu.strict=0, VT-d emulated by QEMU TCG) with one queue per DMA domain, and compares the
+ * flushes the model predicts with those the kernel did, and the IOVAs it releases with the kernel's
+ * free_iova_fast. The trace maps onto the queue so (traces/README.md, "Lazy unmap"):
  *
  * <ul>
  *   <li>{@code queue_iova()} → {@link FlushQueue#enqueue}, at its first fq_ring_free (FQ_ENQUEUE),
@@ -50,8 +50,9 @@ import org.junit.jupiter.api.Test;
  *       32.2338 s, while the other vCPU queued 27 unmaps that this flush did not release).
  *   <li>the domain-selective {@code qi_submit} (IOTLB_FLUSH) → {@link FlushQueue#flushFinished}.
  * </ul>
- * Why a flush ran is the importer's trigger on the invalidation (FQ_TIMER, FQ_FULL), worked out
- * per CPU and interrupt level: unmaps in hard interrupts often fall between {@code fq_flush_timeout}
+ *
+ * Why a flush ran is the importer's trigger on the invalidation (FQ_TIMER, FQ_FULL), worked out per
+ * CPU and interrupt level: unmaps in hard interrupts often fall between {@code fq_flush_timeout}
  * and its {@code fq_flush_iotlb} in the softirq (22.1809 s, 22.4929 s), so "the line before" would
  * call those timer flushes full-ring ones. A first pass over the trace learns what the replay needs
  * ahead of time.
@@ -80,8 +81,12 @@ class FlushQueueRealTraceTest {
       // The model found the ring full exactly where the kernel flushed a full ring, and its timer
       // armed wherever the kernel's timer fired.
       String domain = "domain " + e.getKey();
-      assertThat(q.count(Stat.FULL_FLUSHES)).as(domain).isEqualTo(q.count(Stat.OBSERVED_FULL_FLUSHES));
-      assertThat(q.count(Stat.TIMER_FLUSHES)).as(domain).isEqualTo(q.count(Stat.OBSERVED_TIMER_FLUSHES));
+      assertThat(q.count(Stat.FULL_FLUSHES))
+          .as(domain)
+          .isEqualTo(q.count(Stat.OBSERVED_FULL_FLUSHES));
+      assertThat(q.count(Stat.TIMER_FLUSHES))
+          .as(domain)
+          .isEqualTo(q.count(Stat.OBSERVED_TIMER_FLUSHES));
       assertThat(q.divergences()).as(domain).isEmpty();
     }
     assertThat(replay.queues).hasSize(4);
@@ -89,7 +94,8 @@ class FlushQueueRealTraceTest {
 
     // Every free_iova_fast of the kernel gave back an IOVA the model had released, but one: the
     // unmap of 0xfff03000 on CPU 0 and fq_flush_iotlb on CPU 1 share a microsecond (32.021339 s);
-    // the trace lists the flush first, the kernel had appended first. No release came a flush early:
+    // the trace lists the flush first, the kernel had appended first. No release came a flush
+    // early:
     // the model led the kernel at most by its reap's duration (8.3 ms between the two rings'
     // fq_ring_free at 26.3108 s, the vCPU preempted). Its other releases are kprobe misses.
     assertThat(replay.freesOfHeldIovas).isLessThanOrEqualTo(1);
@@ -106,15 +112,18 @@ class FlushQueueRealTraceTest {
   }
 
   private static void importTrace(Consumer<IommuEvent> consumer) throws IOException {
-    FtraceImporter importer = new FtraceImporter(TRACE, new ImportSink() {
-      @Override
-      public void event(IommuEvent event) {
-        consumer.accept(event);
-      }
+    FtraceImporter importer =
+        new FtraceImporter(
+            TRACE,
+            new ImportSink() {
+              @Override
+              public void event(IommuEvent event) {
+                consumer.accept(event);
+              }
 
-      @Override
-      public void rejected(RejectedLine line) {}
-    });
+              @Override
+              public void rejected(RejectedLine line) {}
+            });
     try (BufferedReader in = TraceInput.open(SharedTraces.trace(TRACE))) {
       importer.read(TRACE, in);
     }
@@ -123,7 +132,8 @@ class FlushQueueRealTraceTest {
 
   /** kprobe_profile.txt: {@code name hits misses}. */
   private static long missedKprobeHits(String probe) throws IOException {
-    for (String line : Files.readAllLines(SharedTraces.dir().resolve(TRACE + ".meta/kprobe_profile.txt"))) {
+    for (String line :
+        Files.readAllLines(SharedTraces.dir().resolve(TRACE + ".meta/kprobe_profile.txt"))) {
       String[] fields = line.strip().split("\\s+");
       if (fields[0].equals(probe)) return Long.parseLong(fields[2]);
     }
@@ -139,7 +149,8 @@ class FlushQueueRealTraceTest {
   }
 
   private static boolean isDomainFlush(IommuEvent e) {
-    return e.getType() == EventType.IOTLB_FLUSH && e.getDomain() >= 0
+    return e.getType() == EventType.IOTLB_FLUSH
+        && e.getDomain() >= 0
         && ((IotlbInvalidation) e.getPayload()).getScope() == FlushScope.DOMAIN;
   }
 
@@ -153,8 +164,10 @@ class FlushQueueRealTraceTest {
      * that pfn: lazily, that free is the reap of this very entry.
      */
     final Map<Long, Long> domainOfUnmap = new HashMap<>();
+
     /** fq_flush_iotlb by sequence number → the trigger of the invalidation it issued. */
     final Map<Long, FlushTrigger> triggerOfFlush = new HashMap<>();
+
     /**
      * Unmaps whose queue_iova shows (its first fq_ring_free, FQ_ENQUEUE), and those FQ_ENQUEUEs. A
      * fq_ring_free after a flush began on that CPU is that flush's reap, even where the importer
@@ -162,10 +175,13 @@ class FlushQueueRealTraceTest {
      * 623472: the timer's reap in domain 2 after the unmap of 0xfff0b000 at line 623357, domain 5).
      */
     final Set<Long> queueIovaShown = new HashSet<>();
-    private final List<Map<Long, Long>> unmapsAt = List.of(new HashMap<>(), new HashMap<>()); // per CPU, by IOVA
+
+    private final List<Map<Long, Long>> unmapsAt =
+        List.of(new HashMap<>(), new HashMap<>()); // per CPU, by IOVA
     private final Map<Long, Set<Long>> mappedPfns = new HashMap<>();
     private final Map<Long, List<Orphan>> orphansByPfn = new HashMap<>();
-    private final List<ArrayDeque<IommuEvent>> openFlushes = List.of(new ArrayDeque<>(), new ArrayDeque<>());
+    private final List<ArrayDeque<IommuEvent>> openFlushes =
+        List.of(new ArrayDeque<>(), new ArrayDeque<>());
 
     private record Orphan(long seq, List<Long> candidates) {}
 
@@ -177,17 +193,23 @@ class FlushQueueRealTraceTest {
         Unmapping u = (Unmapping) e.getPayload();
         long pfn = u.getIova() >>> PAGE_SHIFT;
         unmapsAt.get(e.getCpu()).put(u.getIova(), e.getSeq());
-        boolean known = e.getDomain() >= 0
-            && (e.getAttribution() != Attribution.INFERRED || mapped(e.getDomain()).contains(pfn));
+        boolean known =
+            e.getDomain() >= 0
+                && (e.getAttribution() != Attribution.INFERRED
+                    || mapped(e.getDomain()).contains(pfn));
         if (known) {
           pages(u.getIova(), u.getSize()).forEach(mapped(e.getDomain())::remove);
         } else {
-          List<Long> candidates = mappedPfns.keySet().stream().filter(d -> mappedPfns.get(d).contains(pfn)).toList();
-          orphansByPfn.computeIfAbsent(pfn, p -> new ArrayList<>()).add(new Orphan(e.getSeq(), candidates));
+          List<Long> candidates =
+              mappedPfns.keySet().stream().filter(d -> mappedPfns.get(d).contains(pfn)).toList();
+          orphansByPfn
+              .computeIfAbsent(pfn, p -> new ArrayList<>())
+              .add(new Orphan(e.getSeq(), candidates));
         }
       } else if (e.getPayload() instanceof IovaFree free && free.getPath() == IovaPath.FAST) {
         // One free reaps one entry: the oldest orphan it can be.
-        for (Iterator<Orphan> it = orphansByPfn.getOrDefault(free.getPfn(), List.of()).iterator(); it.hasNext(); ) {
+        for (Iterator<Orphan> it = orphansByPfn.getOrDefault(free.getPfn(), List.of()).iterator();
+            it.hasNext(); ) {
           Orphan o = it.next();
           if (o.candidates.isEmpty() || o.candidates.contains(e.getDomain())) {
             domainOfUnmap.put(o.seq, e.getDomain());
@@ -223,7 +245,8 @@ class FlushQueueRealTraceTest {
   }
 
   private static LongStream pages(long iova, long size) {
-    return LongStream.range(iova >>> PAGE_SHIFT, (iova + size + (1 << PAGE_SHIFT) - 1) >>> PAGE_SHIFT);
+    return LongStream.range(
+        iova >>> PAGE_SHIFT, (iova + size + (1 << PAGE_SHIFT) - 1) >>> PAGE_SHIFT);
   }
 
   /** Drives one following queue per domain. */
@@ -254,16 +277,20 @@ class FlushQueueRealTraceTest {
         case UNMAP -> {
           Unmapping u = (Unmapping) e.getPayload();
           if (!facts.queueIovaShown.contains(e.getSeq())) {
-            enqueue(e, facts.domainOfUnmap.getOrDefault(e.getSeq(), domain), u.getIova(), u.getSize());
+            enqueue(
+                e, facts.domainOfUnmap.getOrDefault(e.getSeq(), domain), u.getIova(), u.getSize());
           }
         }
         case FQ_ENQUEUE -> {
           FlushQueueOp op = (FlushQueueOp) e.getPayload();
-          if (facts.queueIovaShown.contains(e.getSeq())) enqueue(e, domain, op.getIova(), op.getSize());
+          if (facts.queueIovaShown.contains(e.getSeq()))
+            enqueue(e, domain, op.getIova(), op.getSize());
         }
         case FQ_FLUSH -> {
-          FlushReason reason = reasonOf(facts.triggerOfFlush.getOrDefault(e.getSeq(), FlushTrigger.UNKNOWN));
-          if (reason == FlushReason.TIMER && queue(domain).timerArmedAtNs() != FlushQueue.NOT_ARMED) {
+          FlushReason reason =
+              reasonOf(facts.triggerOfFlush.getOrDefault(e.getSeq(), FlushTrigger.UNKNOWN));
+          if (reason == FlushReason.TIMER
+              && queue(domain).timerArmedAtNs() != FlushQueue.NOT_ARMED) {
             timerDelaysNs.add(now - queue(domain).timerArmedAtNs());
           }
           if (reason != null) queue(domain).flushStarted(e.getSeq(), now, cpu, reason);
@@ -271,14 +298,15 @@ class FlushQueueRealTraceTest {
         case IOTLB_FLUSH -> {
           if (isDomainFlush(e)) {
             FlushReason reason = reasonOf(((IotlbInvalidation) e.getPayload()).getTrigger());
-            queue(domain).flushFinished(e.getSeq(), now, cpu, reason != null ? reason : unlabelled(cpu));
+            queue(domain)
+                .flushFinished(e.getSeq(), now, cpu, reason != null ? reason : unlabelled(cpu));
           }
         }
         case IOVA_FREE -> {
           IovaFree free = (IovaFree) e.getPayload();
           if (free.getPath() == IovaPath.FAST) kernelFreed(domain, free.getPfn());
         }
-        default -> { }
+        default -> {}
       }
       previous[cpu] = e.getType();
     }
@@ -289,8 +317,14 @@ class FlushQueueRealTraceTest {
         return;
       }
       if (e.getDevice() != null) devices.putIfAbsent(domain, e.getDevice());
-      queue(domain).enqueue(e.getSeq(), now, e.getCpu(), iova >>> PAGE_SHIFT,
-          (size + (1 << PAGE_SHIFT) - 1) >>> PAGE_SHIFT, FlushQueue.NO_TABLE_PAGES);
+      queue(domain)
+          .enqueue(
+              e.getSeq(),
+              now,
+              e.getCpu(),
+              iova >>> PAGE_SHIFT,
+              (size + (1 << PAGE_SHIFT) - 1) >>> PAGE_SHIFT,
+              FlushQueue.NO_TABLE_PAGES);
     }
 
     /**
@@ -299,7 +333,8 @@ class FlushQueueRealTraceTest {
      * follows the unmap on that CPU, else the timer's.
      */
     private FlushReason unlabelled(int cpu) {
-      boolean inQueueIova = previous[cpu] == EventType.UNMAP || previous[cpu] == EventType.FQ_ENQUEUE;
+      boolean inQueueIova =
+          previous[cpu] == EventType.UNMAP || previous[cpu] == EventType.FQ_ENQUEUE;
       return inQueueIova ? FlushReason.FULL : FlushReason.TIMER;
     }
 
@@ -315,13 +350,19 @@ class FlushQueueRealTraceTest {
     }
 
     private FlushQueue queue(long domain) {
-      return queues.computeIfAbsent(domain, d -> FlushQueue.following(FlushQueueParams.PER_CPU, CPUS,
-          FlushQueue.NO_OWN_TIMER, new FlushQueueListener() {
-            @Override
-            public void iovaReleased(long pfn, long pages) {
-              releasedAt.computeIfAbsent(d, x -> new HashMap<>()).put(pfn, now);
-            }
-          }));
+      return queues.computeIfAbsent(
+          domain,
+          d ->
+              FlushQueue.following(
+                  FlushQueueParams.PER_CPU,
+                  CPUS,
+                  FlushQueue.NO_OWN_TIMER,
+                  new FlushQueueListener() {
+                    @Override
+                    public void iovaReleased(long pfn, long pages) {
+                      releasedAt.computeIfAbsent(d, x -> new HashMap<>()).put(pfn, now);
+                    }
+                  }));
     }
 
     long medianTimerDelayNs() {
@@ -329,19 +370,34 @@ class FlushQueueRealTraceTest {
     }
 
     void print() {
-      System.out.println("domain device       queued  timer flushes    full flushes  unmatched unconfirmed"
-          + " max-ring released kernel-frees");
+      System.out.println(
+          "domain device       queued  timer flushes    full flushes  unmatched unconfirmed"
+              + " max-ring released kernel-frees");
       System.out.println("                            observed/model  observed/model");
-      queues.forEach((d, q) -> System.out.printf("%6d %-12s %7d %8d/%-6d %8d/%-6d %9d %11d %8d %8d %12d%n", d,
-          devices.get(d), q.count(Stat.ENTRIES_QUEUED), q.count(Stat.OBSERVED_TIMER_FLUSHES),
-          q.count(Stat.TIMER_FLUSHES), q.count(Stat.OBSERVED_FULL_FLUSHES), q.count(Stat.FULL_FLUSHES),
-          q.count(Stat.UNMATCHED_OBSERVED_FLUSHES), q.count(Stat.UNCONFIRMED_PREDICTED_FLUSHES),
-          q.maxOccupancy(), q.count(Stat.IOVAS_RELEASED), kernelFrees.getOrDefault(d, 0L)));
-      queues.forEach((d, q) -> q.divergences().forEach(x -> System.out.println("domain " + d + ": " + x)));
-      System.out.printf("unattributed unmaps %d; kernel timer fired %.2f ms (median) after the model armed it%n",
+      queues.forEach(
+          (d, q) ->
+              System.out.printf(
+                  "%6d %-12s %7d %8d/%-6d %8d/%-6d %9d %11d %8d %8d %12d%n",
+                  d,
+                  devices.get(d),
+                  q.count(Stat.ENTRIES_QUEUED),
+                  q.count(Stat.OBSERVED_TIMER_FLUSHES),
+                  q.count(Stat.TIMER_FLUSHES),
+                  q.count(Stat.OBSERVED_FULL_FLUSHES),
+                  q.count(Stat.FULL_FLUSHES),
+                  q.count(Stat.UNMATCHED_OBSERVED_FLUSHES),
+                  q.count(Stat.UNCONFIRMED_PREDICTED_FLUSHES),
+                  q.maxOccupancy(),
+                  q.count(Stat.IOVAS_RELEASED),
+                  kernelFrees.getOrDefault(d, 0L)));
+      queues.forEach(
+          (d, q) -> q.divergences().forEach(x -> System.out.println("domain " + d + ": " + x)));
+      System.out.printf(
+          "unattributed unmaps %d; kernel timer fired %.2f ms (median) after the model armed it%n",
           unattributed, medianTimerDelayNs() / 1e6);
-      System.out.printf("kernel frees: %d of IOVAs the model had released (at most %.2f ms before), "
-          + "%d of IOVAs it held%n",
+      System.out.printf(
+          "kernel frees: %d of IOVAs the model had released (at most %.2f ms before), "
+              + "%d of IOVAs it held%n",
           freesMatched, maxReleaseLeadNs / 1e6, freesOfHeldIovas);
     }
   }

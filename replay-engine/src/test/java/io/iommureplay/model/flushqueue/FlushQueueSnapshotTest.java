@@ -20,7 +20,8 @@ class FlushQueueSnapshotTest {
   @Test
   void aPredictingQueueRestoredMidStreamBehavesAsTheOriginal() {
     roundTrip(r -> FlushQueue.predicting(SMALL, 3, r), false);
-    roundTrip(r -> FlushQueue.predicting(new FlushQueueParams(Layout.SINGLE, 16, 10 * MS), 3, r), false);
+    roundTrip(
+        r -> FlushQueue.predicting(new FlushQueueParams(Layout.SINGLE, 16, 10 * MS), 3, r), false);
   }
 
   @Test
@@ -34,12 +35,14 @@ class FlushQueueSnapshotTest {
     FlushQueue q = FlushQueue.predicting(SMALL, 2, new Recorder());
     q.enqueue(1, 0, 1, 0x10, 1, 5);
     byte[] bytes = save(q);
-    assertThatThrownBy(() -> FlushQueue.restore(new SnapshotInput(bytes, 0, bytes.length - 1), new Recorder()))
+    assertThatThrownBy(
+            () -> FlushQueue.restore(new SnapshotInput(bytes, 0, bytes.length - 1), new Recorder()))
         .isInstanceOf(SnapshotFormatException.class);
     byte[] otherVersion = bytes.clone();
     otherVersion[0] = 2;
     assertThatThrownBy(() -> FlushQueue.restore(new SnapshotInput(otherVersion), new Recorder()))
-        .isInstanceOf(SnapshotFormatException.class).hasMessageContaining("version 2");
+        .isInstanceOf(SnapshotFormatException.class)
+        .hasMessageContaining("version 2");
   }
 
   private static void roundTrip(Function<Recorder, FlushQueue> create, boolean follow) {
@@ -61,14 +64,18 @@ class FlushQueueSnapshotTest {
       apply(restored, ops[i]);
     }
     assertThat(restoredCalls.calls).isNotEmpty().isEqualTo(originalCalls.calls);
-    for (Stat stat : Stat.values()) assertThat(restored.count(stat)).as(stat.name()).isEqualTo(original.count(stat));
+    for (Stat stat : Stat.values())
+      assertThat(restored.count(stat)).as(stat.name()).isEqualTo(original.count(stat));
     assertThat(restored.divergences()).isEqualTo(original.divergences());
     assertThat(save(restored)).isEqualTo(save(original));
     if (follow) assertThat(original.count(Stat.UNMATCHED_OBSERVED_FLUSHES)).isPositive();
     else assertThat(original.count(Stat.FULL_FLUSHES)).isPositive();
   }
 
-  /** {kind, event, time, cpu, pfn or reason}: mostly enqueues, some observed flush starts and finishes. */
+  /**
+   * {kind, event, time, cpu, pfn or reason}: mostly enqueues, some observed flush starts and
+   * finishes.
+   */
   private static long[][] randomOps(int n, boolean follow) {
     SplittableRandom random = new SplittableRandom(42);
     long[][] ops = new long[n][];
@@ -77,7 +84,10 @@ class FlushQueueSnapshotTest {
       now += random.nextLong(MS / 2);
       int dice = follow ? random.nextInt(10) : 0;
       int kind = dice < 7 ? 0 : dice < 9 ? 1 : 2;
-      ops[i] = new long[] {kind, i, now, random.nextInt(3), kind == 0 ? random.nextInt(1 << 20) : random.nextInt(2)};
+      ops[i] =
+          new long[] {
+            kind, i, now, random.nextInt(3), kind == 0 ? random.nextInt(1 << 20) : random.nextInt(2)
+          };
     }
     return ops;
   }
@@ -85,7 +95,14 @@ class FlushQueueSnapshotTest {
   private static void apply(FlushQueue q, long[] op) {
     int cpu = (int) op[3];
     switch ((int) op[0]) {
-      case 0 -> q.enqueue(op[1], op[2], cpu, op[4], 1 + op[4] % 4, op[4] % 3 == 0 ? FlushQueue.NO_TABLE_PAGES : op[4]);
+      case 0 ->
+          q.enqueue(
+              op[1],
+              op[2],
+              cpu,
+              op[4],
+              1 + op[4] % 4,
+              op[4] % 3 == 0 ? FlushQueue.NO_TABLE_PAGES : op[4]);
       case 1 -> q.flushStarted(op[1], op[2], cpu, FlushReason.values()[(int) op[4]]);
       default -> q.flushFinished(op[1], op[2], cpu, FlushReason.values()[(int) op[4]]);
     }

@@ -10,7 +10,9 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** A predicting queue on hand-worked sequences; each rule is cited from drivers/iommu/dma-iommu.c. */
+/**
+ * A predicting queue on hand-worked sequences; each rule is cited from drivers/iommu/dma-iommu.c.
+ */
 class FlushQueueTest {
   private static final long US = 1_000;
   private static final long MS = 1_000_000;
@@ -20,10 +22,13 @@ class FlushQueueTest {
   @Test
   void presetsAreLinuxs() {
     // iommu_dma_init_options(): IOVA_DEFAULT_FQ_SIZE 256, IOVA_DEFAULT_FQ_TIMEOUT 10;
-    // IOVA_SINGLE_FQ_SIZE 32768, IOVA_SINGLE_FQ_TIMEOUT 1000; old intel-iommu HIGH_WATER_MARK 250, 10 ms.
-    assertThat(FlushQueueParams.PER_CPU).isEqualTo(new FlushQueueParams(Layout.PER_CPU, 256, 10 * MS));
+    // IOVA_SINGLE_FQ_SIZE 32768, IOVA_SINGLE_FQ_TIMEOUT 1000; old intel-iommu HIGH_WATER_MARK 250,
+    // 10 ms.
+    assertThat(FlushQueueParams.PER_CPU)
+        .isEqualTo(new FlushQueueParams(Layout.PER_CPU, 256, 10 * MS));
     assertThat(FlushQueueParams.PER_CPU.capacity()).isEqualTo(255);
-    assertThat(FlushQueueParams.SINGLE_QUEUE).isEqualTo(new FlushQueueParams(Layout.SINGLE, 32768, 1000 * MS));
+    assertThat(FlushQueueParams.SINGLE_QUEUE)
+        .isEqualTo(new FlushQueueParams(Layout.SINGLE, 32768, 1000 * MS));
     assertThat(FlushQueueParams.SINGLE_QUEUE.capacity()).isEqualTo(32767);
     assertThat(FlushQueueParams.INTEL_LEGACY.capacity()).isEqualTo(250);
     assertThat(FlushQueueParams.INTEL_LEGACY.timeoutNs()).isEqualTo(10 * MS);
@@ -33,7 +38,8 @@ class FlushQueueTest {
   void the256thEnqueueFlushesTheFullRingAndReleasesTablePagesThenIovaOldestFirst() {
     FlushQueue q = FlushQueue.predicting(FlushQueueParams.PER_CPU, 1, rec);
     // fq_full(): ((tail + 1) & mod_mask) == head, so 255 of the 256 slots fill without a flush.
-    for (int i = 0; i < 255; i++) q.enqueue(i, i * US, 0, 0x1000 + i, 1, i % 2 == 0 ? 100 + i : NO_TABLE_PAGES);
+    for (int i = 0; i < 255; i++)
+      q.enqueue(i, i * US, 0, 0x1000 + i, 1, i % 2 == 0 ? 100 + i : NO_TABLE_PAGES);
     assertThat(rec.take()).isEmpty();
     assertThat(q.occupancy(0)).isEqualTo(255);
 
@@ -52,7 +58,8 @@ class FlushQueueTest {
     assertThat(q.count(Stat.ENTRIES_QUEUED)).isEqualTo(256);
     assertThat(q.count(Stat.IOVAS_RELEASED)).isEqualTo(255);
 
-    // The 256th entry was stamped after the flush (fq_flush_start_cnt is 1): the timer's flush releases it.
+    // The 256th entry was stamped after the flush (fq_flush_start_cnt is 1): the timer's flush
+    // releases it.
     q.advanceTo(10 * MS);
     assertThat(rec.take()).containsExactly("flush TIMER", "pages 7", "iova 0x2000+4");
   }
@@ -70,7 +77,8 @@ class FlushQueueTest {
     assertThat(rec.take()).isEmpty();
     // fq_flush_timeout(): fq_timer_on = 0, fq_flush_iotlb(), fq_ring_free() of every CPU's ring.
     q.advanceTo(11 * MS);
-    assertThat(rec.take()).containsExactly("flush TIMER", "iova 0x10+1", "iova 0x11+1", "iova 0x12+1");
+    assertThat(rec.take())
+        .containsExactly("flush TIMER", "iova 0x10+1", "iova 0x11+1", "iova 0x12+1");
     assertThat(q.timerArmedAtNs()).isEqualTo(FlushQueue.NOT_ARMED);
 
     // The next batch arms it again, from its own first enqueue.
@@ -130,7 +138,10 @@ class FlushQueueTest {
 
     q.enqueue(32767, 32767 * US, 1, 0x10000, 1, NO_TABLE_PAGES);
     List<String> calls = rec.take();
-    assertThat(calls).hasSize(1 + 32767).startsWith("flush FULL", "iova 0x0+1", "iova 0x1+1").endsWith("iova 0x7ffe+1");
+    assertThat(calls)
+        .hasSize(1 + 32767)
+        .startsWith("flush FULL", "iova 0x0+1", "iova 0x1+1")
+        .endsWith("iova 0x7ffe+1");
 
     q.advanceTo(1000 * MS - 1); // IOVA_SINGLE_FQ_TIMEOUT, from the first enqueue at 0
     assertThat(rec.take()).isEmpty();
@@ -162,10 +173,15 @@ class FlushQueueTest {
         .isInstanceOf(IllegalStateException.class);
     assertThatThrownBy(() -> predicting.enqueue(1, 0, 2, 0x10, 1, NO_TABLE_PAGES))
         .isInstanceOf(IndexOutOfBoundsException.class);
-    assertThatThrownBy(() -> FlushQueue.following(FlushQueueParams.INTEL_LEGACY, 1, FlushQueue.NO_OWN_TIMER, rec))
+    assertThatThrownBy(
+            () ->
+                FlushQueue.following(
+                    FlushQueueParams.INTEL_LEGACY, 1, FlushQueue.NO_OWN_TIMER, rec))
         .isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> new FlushQueueParams(Layout.PER_CPU, 1, MS)).isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> FlushQueue.predicting(new FlushQueueParams(Layout.PER_CPU, 1 << 20, MS), 8, rec))
+    assertThatThrownBy(() -> new FlushQueueParams(Layout.PER_CPU, 1, MS))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(
+            () -> FlushQueue.predicting(new FlushQueueParams(Layout.PER_CPU, 1 << 20, MS), 8, rec))
         .isInstanceOf(IllegalArgumentException.class);
   }
 }
