@@ -741,6 +741,9 @@ public final class FtraceImporter {
 
   private void onFqTimeout(CpuContext ctx, String event) throws MalformedLineException {
     long timer = fields.hex("timer=");
+    // A timer flush starts: an unmap still waiting for its fq_ring_free had that probe hit missed,
+    // and the fq_ring_free lines that follow are this flush's reaps, not its enqueue.
+    ctx.unmapPending = false;
     ctx.flushTrigger = FlushTrigger.FQ_TIMER;
     ctx.flushTimer = timer;
     ctx.flushDomain = kernel.domainOfTimer(timer);
@@ -756,6 +759,7 @@ public final class FtraceImporter {
   private void onFqFlush(CpuContext ctx, String event) throws MalformedLineException {
     long cookie = fields.hex("cookie=");
     long domain = kernel.domainOfCookie(cookie);
+    ctx.unmapPending = false; // as in onFqTimeout: what follows are reaps
     // fq_flush_iotlb runs from the timer (fq_flush_timeout) or from queue_iova when the ring is
     // full.
     if (ctx.flushTrigger == FlushTrigger.FQ_TIMER) {
