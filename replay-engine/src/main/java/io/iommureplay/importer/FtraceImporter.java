@@ -753,7 +753,7 @@ public final class FtraceImporter {
         ctx.flushDomain,
         null,
         ctx.flushDomain >= 0 ? Attribution.INFERRED : Attribution.MISSING,
-        new FlushQueueOp(null, null, null, timer));
+        new FlushQueueOp(null, null, null, timer, FlushTrigger.UNKNOWN));
   }
 
   private void onFqFlush(CpuContext ctx, String event) throws MalformedLineException {
@@ -774,7 +774,7 @@ public final class FtraceImporter {
         domain,
         kernel.soleDevice(domain),
         Attribution.TRACE,
-        new FlushQueueOp(null, null, null, cookie));
+        new FlushQueueOp(null, null, null, cookie, ctx.flushTrigger));
   }
 
   private void onFqRingFree(CpuContext ctx, String event) throws MalformedLineException {
@@ -792,7 +792,7 @@ public final class FtraceImporter {
           domain,
           kernel.soleDevice(domain),
           Attribution.TRACE,
-          new FlushQueueOp(ctx.unmapIova, ctx.unmapSize, queue, cookie));
+          new FlushQueueOp(ctx.unmapIova, ctx.unmapSize, queue, cookie, FlushTrigger.UNKNOWN));
     } else {
       ctx.justEnqueued = false;
       emit(
@@ -801,7 +801,7 @@ public final class FtraceImporter {
           domain,
           kernel.soleDevice(domain),
           Attribution.TRACE,
-          new FlushQueueOp(null, null, queue, cookie));
+          new FlushQueueOp(null, null, queue, cookie, FlushTrigger.UNKNOWN));
     }
   }
 
@@ -821,7 +821,7 @@ public final class FtraceImporter {
         domain,
         kernel.soleDevice(domain),
         Attribution.TRACE,
-        new FlushQueueOp(iova, size, null, cookie));
+        new FlushQueueOp(iova, size, null, cookie, FlushTrigger.UNKNOWN));
   }
 
   private void onFlushAll(CpuContext ctx, String event) throws MalformedLineException {

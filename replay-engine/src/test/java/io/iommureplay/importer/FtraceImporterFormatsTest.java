@@ -591,7 +591,7 @@ class FtraceImporterFormatsTest {
                 1,
                 A,
                 TRACE,
-                new FlushQueueOp(0xffffb000L, 4096L, FQ, COOKIE_A)),
+                new FlushQueueOp(0xffffb000L, 4096L, FQ, COOKIE_A, FlushTrigger.UNKNOWN)),
             // the timer is not known yet; fq_flush_iotlb below teaches it
             tuple(
                 FQ_TIMEOUT,
@@ -599,14 +599,14 @@ class FtraceImporterFormatsTest {
                 -1,
                 null,
                 MISSING,
-                new FlushQueueOp(null, null, null, TIMER_A)),
+                new FlushQueueOp(null, null, null, TIMER_A, FlushTrigger.UNKNOWN)),
             tuple(
                 FQ_FLUSH,
                 "fq_flush_iotlb",
                 1,
                 A,
                 TRACE,
-                new FlushQueueOp(null, null, null, COOKIE_A)),
+                new FlushQueueOp(null, null, null, COOKIE_A, FlushTrigger.FQ_TIMER)),
             tuple(
                 IOTLB_FLUSH_REQUEST,
                 "intel_flush_iotlb_all",
@@ -632,7 +632,13 @@ class FtraceImporterFormatsTest {
                     "dmar0",
                     FQ_TIMER,
                     List.of(0x500e2L, 0L, 0L, 0L))),
-            tuple(FQ_REAP, "fq_ring_free", 1, A, TRACE, new FlushQueueOp(null, null, FQ, COOKIE_A)),
+            tuple(
+                FQ_REAP,
+                "fq_ring_free",
+                1,
+                A,
+                TRACE,
+                new FlushQueueOp(null, null, FQ, COOKIE_A, FlushTrigger.UNKNOWN)),
             tuple(IOVA_FREE, "free_iova_fast", 1, A, TRACE, new IovaFree(FAST, 0xffffbL, 1L)),
             tuple(
                 FQ_TIMEOUT,
@@ -640,7 +646,7 @@ class FtraceImporterFormatsTest {
                 1,
                 null,
                 INFERRED,
-                new FlushQueueOp(null, null, null, TIMER_A)));
+                new FlushQueueOp(null, null, null, TIMER_A, FlushTrigger.UNKNOWN)));
     assertThat(r.events())
         .extracting(IommuEvent::getSeq)
         .containsExactlyElementsOf(
@@ -792,7 +798,7 @@ class FtraceImporterFormatsTest {
                 2,
                 B,
                 TRACE,
-                new FlushQueueOp(0xfff30000L, 65536L, FQ, COOKIE_B)),
+                new FlushQueueOp(0xfff30000L, 65536L, FQ, COOKIE_B, FlushTrigger.UNKNOWN)),
             tuple(IOVA_FREE, "free_iova", 2, B, TRACE, new IovaFree(RBTREE, 0xffd00L, null)),
             tuple(IOVA_REMOVE, "remove_iova", 2, B, TRACE, new IovaRange(0xffd00L, 0xffda9L)),
             tuple(IOVA_RESERVE, "reserve_iova", 2, B, TRACE, new IovaRange(0xfee00L, 0xfeeffL)),
@@ -802,7 +808,7 @@ class FtraceImporterFormatsTest {
                 2,
                 B,
                 TRACE,
-                new FlushQueueOp(0xfff30000L, 65536L, null, COOKIE_B)));
+                new FlushQueueOp(0xfff30000L, 65536L, null, COOKIE_B, FlushTrigger.UNKNOWN)));
   }
 
   @Test
@@ -857,7 +863,7 @@ class FtraceImporterFormatsTest {
                 1,
                 A,
                 TRACE,
-                new FlushQueueOp(null, null, null, COOKIE_A)));
+                new FlushQueueOp(null, null, null, COOKIE_A, FlushTrigger.UNKNOWN)));
     assertThat(r.stats().eventsBySource())
         .containsEntry("my_alloc", 1L)
         .containsEntry("dma_map", 1L);
@@ -1025,7 +1031,8 @@ class FtraceImporterFormatsTest {
                 2,
                 B,
                 TRACE,
-                new FlushQueueOp(0xfff30000L, 65536L, 0xff80615e7fc02810L, COOKIE_B)));
+                new FlushQueueOp(
+                    0xfff30000L, 65536L, 0xff80615e7fc02810L, COOKIE_B, FlushTrigger.UNKNOWN)));
     assertThat(fields(r.line(BOOT_LINES + 7)))
         .isEqualTo(
             tuple(
@@ -1069,7 +1076,7 @@ class FtraceImporterFormatsTest {
                 2,
                 B,
                 TRACE,
-                new FlushQueueOp(0xfffe0000L, 4096L, FQ, COOKIE_B)));
+                new FlushQueueOp(0xfffe0000L, 4096L, FQ, COOKIE_B, FlushTrigger.UNKNOWN)));
     assertThat(r.events()).extracting(IommuEvent::getSeq).isSorted();
     assertThat(r.stats().mapUnmapAttribution()).containsExactlyEntriesOf(Map.of(INFERRED, 1L));
   }
@@ -1263,7 +1270,12 @@ class FtraceImporterFormatsTest {
     assertThat(fields(r.line(6)))
         .isEqualTo(
             tuple(
-                FQ_REAP, "fq_ring_free", 1, A, TRACE, new FlushQueueOp(null, null, FQ, COOKIE_A)));
+                FQ_REAP,
+                "fq_ring_free",
+                1,
+                A,
+                TRACE,
+                new FlushQueueOp(null, null, FQ, COOKIE_A, FlushTrigger.UNKNOWN)));
   }
 
   @Test
@@ -1331,10 +1343,10 @@ class FtraceImporterFormatsTest {
         .extracting(IommuEvent::getType, e -> trigger(e.getPayload()))
         .containsExactly(
             Tuple.tuple(DMA_UNMAP, null), Tuple.tuple(UNMAP, null),
-            Tuple.tuple(FQ_ENQUEUE, null), Tuple.tuple(FQ_FLUSH, null),
+            Tuple.tuple(FQ_ENQUEUE, null), Tuple.tuple(FQ_FLUSH, FQ_FULL),
             Tuple.tuple(IOTLB_FLUSH_REQUEST, FQ_FULL), Tuple.tuple(IOTLB_FLUSH, FQ_FULL),
             Tuple.tuple(FQ_REAP, null), Tuple.tuple(IOVA_FREE, null),
-            Tuple.tuple(FQ_TIMEOUT, null), Tuple.tuple(FQ_FLUSH, null),
+            Tuple.tuple(FQ_TIMEOUT, null), Tuple.tuple(FQ_FLUSH, FQ_TIMER),
             Tuple.tuple(IOTLB_FLUSH_REQUEST, FQ_TIMER), Tuple.tuple(IOTLB_FLUSH, FQ_TIMER),
             Tuple.tuple(FQ_REAP, null), Tuple.tuple(FQ_REAP, null));
     // the timer was never seen before, but the chain it starts teaches it
@@ -1346,9 +1358,10 @@ class FtraceImporterFormatsTest {
                 -1,
                 null,
                 MISSING,
-                new FlushQueueOp(null, null, null, TIMER_A)));
+                new FlushQueueOp(null, null, null, TIMER_A, FlushTrigger.UNKNOWN)));
     assertThat(r.line(BOOT_LINES + 14).getPayload())
-        .isEqualTo(new FlushQueueOp(null, null, 0xff80615e7fc02810L, COOKIE_A));
+        .isEqualTo(
+            new FlushQueueOp(null, null, 0xff80615e7fc02810L, COOKIE_A, FlushTrigger.UNKNOWN));
   }
 
   // ---- malformed and unknown lines ----
@@ -1544,7 +1557,11 @@ class FtraceImporterFormatsTest {
   }
 
   private static FlushTrigger trigger(Object payload) {
-    return payload instanceof IotlbInvalidation inv ? inv.getTrigger() : null;
+    if (payload instanceof IotlbInvalidation inv) return inv.getTrigger();
+    if (payload instanceof FlushQueueOp op && op.getTrigger() != FlushTrigger.UNKNOWN) {
+      return op.getTrigger();
+    }
+    return null;
   }
 
   private static Long hex(String value) {

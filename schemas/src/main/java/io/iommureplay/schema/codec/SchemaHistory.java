@@ -20,11 +20,14 @@ public final class SchemaHistory {
    */
   public static final Schema IOMMU_EVENT_V1 = load("v1/IommuEvent.avsc");
 
+  /** Version 2: adds FlushQueueOp.trigger (why a flush-queue flush ran). */
+  public static final Schema IOMMU_EVENT_V2 = load("v2/IommuEvent.avsc");
+
   /**
    * Every released IommuEvent schema, oldest first: the writer schemas a current decoder must
    * accept.
    */
-  public static final List<Schema> IOMMU_EVENT_RELEASES = List.of(IOMMU_EVENT_V1);
+  public static final List<Schema> IOMMU_EVENT_RELEASES = List.of(IOMMU_EVENT_V1, IOMMU_EVENT_V2);
 
   private SchemaHistory() {}
 

@@ -48,6 +48,14 @@ class SchemaEvolutionTest {
   }
 
   @Test
+  void theCurrentSchemaIsTheLatestRelease() {
+    // Changing an .avsc means releasing a new version: add its copy to SchemaHistory.
+    List<Schema> releases = SchemaHistory.IOMMU_EVENT_RELEASES;
+    assertThat(SchemaNormalization.toParsingForm(releases.get(releases.size() - 1)))
+        .isEqualTo(SchemaNormalization.toParsingForm(IommuEvent.getClassSchema()));
+  }
+
+  @Test
   void avroSaysTheCurrentSchemaReadsV1() {
     var compatibility =
         SchemaCompatibility.checkReaderWriterCompatibility(IommuEvent.getClassSchema(), V1);
