@@ -1,5 +1,6 @@
 package io.iommureplay.model;
 
+import io.iommureplay.model.flushqueue.FlushQueue;
 import io.iommureplay.model.pagetable.IoPageTable;
 import io.iommureplay.model.pagetable.PageTableFormat;
 import io.iommureplay.model.pagetable.TablePageListener;
@@ -19,6 +20,7 @@ public final class Domain {
   private final NavigableSet<String> devices = new TreeSet<>();
   private final ReservedRegions reserved = new ReservedRegions();
   private long granule = 4096;
+  private FlushQueue flushQueue;
 
   Domain(long id, DomainType type, PageTableFormat format, TablePageListener tables) {
     this.id = id;
@@ -41,6 +43,17 @@ public final class Domain {
   /** DMA_FQ: unmaps go through the flush queue. */
   public boolean isLazy() {
     return type == DomainType.DMA_FQ;
+  }
+
+  /** The flush queue of a lazy domain (null for others): read its counters, never drive it. */
+  public FlushQueue flushQueue() {
+    return flushQueue;
+  }
+
+  /** The trace shows this domain queues its unmaps: it is DMA_FQ. */
+  void makeLazy(FlushQueue queue) {
+    type = DomainType.DMA_FQ;
+    flushQueue = queue;
   }
 
   public IoPageTable pageTable() {

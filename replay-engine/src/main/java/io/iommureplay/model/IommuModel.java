@@ -6,7 +6,6 @@ import io.iommureplay.model.iotlb.StaleTable;
 import io.iommureplay.model.iotlb.Window;
 import io.iommureplay.model.pagetable.IoPageTable;
 import io.iommureplay.model.pagetable.MapResult;
-import io.iommureplay.model.pagetable.TablePage;
 import io.iommureplay.model.pagetable.TablePageListener;
 import io.iommureplay.model.pagetable.UnmapResult;
 import io.iommureplay.model.sva.PasidSpace;
@@ -14,6 +13,7 @@ import io.iommureplay.schema.Attribution;
 import io.iommureplay.schema.DeviceAccess;
 import io.iommureplay.schema.DomainLifecycle;
 import io.iommureplay.schema.DomainType;
+import io.iommureplay.schema.FlushQueueOp;
 import io.iommureplay.schema.FlushScope;
 import io.iommureplay.schema.IommuEvent;
 import io.iommureplay.schema.IotlbInvalidation;
@@ -52,6 +52,8 @@ public final class IommuModel {
   /** Reused buffer of the (iova, paddr) runs of the range being unmapped. */
   private final PhysRuns physRuns = new PhysRuns();
 
+  private final DeferredRelease deferred;
+
   public IommuModel(ModelConfig config, ModelListener listener) {
     this.config = config;
     this.listener = listener;
@@ -76,6 +78,7 @@ public final class IommuModel {
                 listener.tableFlushed(table, cachedNs, seq);
               }
             });
+    this.deferred = new DeferredRelease(config, iotlb, listener);
   }
 
   /** The open use-after-unmap windows of a domain. */
@@ -103,6 +106,7 @@ public final class IommuModel {
 
   /** Applies one event. Events of kinds the model does not use are ignored. */
   public void apply(IommuEvent event) {
+    deferred.beforeEvent(event);
     switch (event.getType()) {
       case DOMAIN_ALLOC -> onDomainAlloc(event, (DomainLifecycle) event.getPayload());
       case ATTACH -> attach(event);
@@ -125,7 +129,21 @@ public final class IommuModel {
       case IOTLB_FLUSH_REQUEST -> {
         if (!sawHardwareFlush) onInvalidation(event, (IotlbInvalidation) event.getPayload());
       }
+      case FQ_ENQUEUE -> onFlushQueue(event, (FlushQueueOp) event.getPayload(), true);
+      case FQ_FLUSH -> onFlushQueue(event, (FlushQueueOp) event.getPayload(), false);
       default -> {}
+    }
+    deferred.afterEvent(event);
+  }
+
+  private void onFlushQueue(IommuEvent event, FlushQueueOp op, boolean enqueue) {
+    Domain domain = domainOf(event);
+    if (domain == null) {
+      listener.notApplied(event, "no domain: the flush-queue event could not be attributed");
+    } else if (enqueue) {
+      deferred.enqueued(event, domain, op);
+    } else {
+      deferred.flushStarted(event, domain, op);
     }
   }
 
@@ -214,6 +232,7 @@ public final class IommuModel {
     MapResult result =
         domain.pageTable().map(map.getIova(), map.getPaddr(), map.getSize(), prot, event.getCpu());
     listener.mapped(event, domain, map, result);
+    deferred.mapped(event, domain, result);
     ReservedRegions.Region forbidden =
         domain.reservedRegions().forbidding(map.getIova(), map.getSize(), map.getPaddr());
     if (forbidden != null) listener.reservedRegionMapped(event, domain, map, forbidden);
@@ -231,14 +250,19 @@ public final class IommuModel {
       return;
     }
     noteDevice(event, domain);
-    applyUnmap(event, domain, unmap);
+    UnmapResult result = applyUnmap(event, domain, unmap, true);
+    deferred.unmapped(event, domain, unmap, result);
   }
 
-  private void applyUnmap(IommuEvent event, Domain domain, Unmapping unmap) {
-    physRuns.collect(domain.pageTable(), unmap.getIova(), unmap.getSize());
+  /**
+   * Applies an unmap to the page table and, unless it comes late (an orphan whose domain a later
+   * map revealed: its window and flushes are past), opens its window.
+   */
+  private UnmapResult applyUnmap(IommuEvent event, Domain domain, Unmapping unmap, boolean onTime) {
+    if (onTime) physRuns.collect(domain.pageTable(), unmap.getIova(), unmap.getSize());
     UnmapResult result = domain.pageTable().unmap(unmap.getIova(), unmap.getSize(), event.getCpu());
     listener.unmapped(event, domain, unmap, result);
-    if (result.removedBytes() > 0 && !physRuns.isEmpty()) {
+    if (onTime && result.removedBytes() > 0 && !physRuns.isEmpty()) {
       Window window =
           iotlb.unmap(
               domain.id(),
@@ -250,15 +274,7 @@ public final class IommuModel {
               event.getSeq());
       if (window != null) listener.windowOpened(event, domain, window);
     }
-    for (TablePage table : result.freedTables()) {
-      iotlb.tableUnlinked(
-          domain.id(),
-          table.level(),
-          table.spanStart(),
-          table.spanLast() - table.spanStart() + 1,
-          event.getTsNs(),
-          event.getSeq());
-    }
+    return result;
   }
 
   private void onInvalidation(IommuEvent event, IotlbInvalidation invalidation) {
@@ -274,6 +290,7 @@ public final class IommuModel {
     iotlb.invalidate(
         domain == null ? -1 : domain.id(), invalidation, event.getTsNs(), event.getSeq());
     listener.flushed(event, domain, invalidation);
+    deferred.invalidated(event, domain, invalidation);
   }
 
   private void onDeviceAccess(IommuEvent event, DeviceAccess access) {
@@ -331,7 +348,7 @@ public final class IommuModel {
             map.getIova(),
             map.getSize(),
             o -> domain.pageTable().mappedBytes(o.unmap().getIova(), o.unmap().getSize()) > 0);
-    if (orphan != null) applyUnmap(orphan.event(), domain, orphan.unmap());
+    if (orphan != null) applyUnmap(orphan.event(), domain, orphan.unmap(), false);
   }
 
   /** Ends the replay: unmaps whose domain never became known are reported as not applied. */

@@ -1,5 +1,6 @@
 package io.iommureplay.model;
 
+import io.iommureplay.model.flushqueue.FlushQueueParams;
 import io.iommureplay.model.iotlb.IotlbConfig;
 import io.iommureplay.model.pagetable.PageTableFormat;
 
@@ -11,23 +12,41 @@ import io.iommureplay.model.pagetable.PageTableFormat;
  * @param mode strict, lazy, or decided per domain from the trace
  * @param iotlb which translations may stay cached after an unmap (conservative: all), and the
  *     IOTLB's capacity
+ * @param flushQueue ring size and timeout of lazy domains' flush queues (default: per-CPU rings of
+ *     256 and 10 ms)
+ * @param cpus possible CPUs of the host (CPU numbers in events must be below it)
  */
 public record ModelConfig(
-    PageTableFormat pageTableFormat, InvalidationMode mode, IotlbConfig iotlb) {
+    PageTableFormat pageTableFormat,
+    InvalidationMode mode,
+    IotlbConfig iotlb,
+    FlushQueueParams flushQueue,
+    int cpus) {
+  /** Possible CPUs when the trace does not say: the rings a flush-queue timer reaps. */
+  public static final int DEFAULT_CPUS = 64;
+
   public static ModelConfig defaults() {
     return new ModelConfig(
-        PageTableFormat.vtdSecondStage(4, 2), InvalidationMode.AUTO, IotlbConfig.DEFAULT);
+        PageTableFormat.vtdSecondStage(4, 2),
+        InvalidationMode.AUTO,
+        IotlbConfig.DEFAULT,
+        FlushQueueParams.PER_CPU,
+        DEFAULT_CPUS);
   }
 
   public ModelConfig withPageTableFormat(PageTableFormat format) {
-    return new ModelConfig(format, mode, iotlb);
+    return new ModelConfig(format, mode, iotlb, flushQueue, cpus);
   }
 
   public ModelConfig withMode(InvalidationMode newMode) {
-    return new ModelConfig(pageTableFormat, newMode, iotlb);
+    return new ModelConfig(pageTableFormat, newMode, iotlb, flushQueue, cpus);
   }
 
   public ModelConfig withIotlb(IotlbConfig newIotlb) {
-    return new ModelConfig(pageTableFormat, mode, newIotlb);
+    return new ModelConfig(pageTableFormat, mode, newIotlb, flushQueue, cpus);
+  }
+
+  public ModelConfig withFlushQueue(FlushQueueParams params, int possibleCpus) {
+    return new ModelConfig(pageTableFormat, mode, iotlb, params, possibleCpus);
   }
 }

@@ -4,6 +4,7 @@ import io.iommureplay.model.iotlb.IotlbListener;
 import io.iommureplay.model.iotlb.StaleTable;
 import io.iommureplay.model.iotlb.Window;
 import io.iommureplay.model.pagetable.MapResult;
+import io.iommureplay.model.pagetable.TablePage;
 import io.iommureplay.model.pagetable.UnmapResult;
 import io.iommureplay.model.sva.PasidSpace;
 import io.iommureplay.schema.IommuEvent;
@@ -55,6 +56,16 @@ public interface ModelListener {
 
   /** A device was detached from {@code domain}; its open windows are still there to look at. */
   default void detached(IommuEvent event, Domain domain, String device) {}
+
+  /**
+   * A page-table page went back to the page allocator. {@code stillCached} is non-null when no
+   * invalidation with IH=0 covered its span since it was unlinked: the IOMMU may still walk it
+   * through its paging-structure caches (TABLE_FREE_BEFORE_FLUSH).
+   */
+  default void tableFreed(IommuEvent at, Domain domain, TablePage table, StaleTable stillCached) {}
+
+  /** A lazy domain's flush queue released an IOVA range after the flush that covers it. */
+  default void iovaReleased(IommuEvent at, Domain domain, long pfn, long pages) {}
 
   /** A map into a reserved region that forbids it (a DMA domain maps only DIRECT regions, 1:1). */
   default void reservedRegionMapped(

@@ -1,0 +1,221 @@
+package io.iommureplay.model;
+
+import io.iommureplay.model.flushqueue.FlushQueue;
+import io.iommureplay.model.flushqueue.FlushQueueListener;
+import io.iommureplay.model.flushqueue.FlushReason;
+import io.iommureplay.model.iotlb.IotlbModel;
+import io.iommureplay.model.iotlb.StaleTable;
+import io.iommureplay.model.pagetable.MapResult;
+import io.iommureplay.model.pagetable.TableFreeTiming;
+import io.iommureplay.model.pagetable.TablePage;
+import io.iommureplay.model.pagetable.UnmapResult;
+import io.iommureplay.schema.EventType;
+import io.iommureplay.schema.FlushQueueOp;
+import io.iommureplay.schema.FlushScope;
+import io.iommureplay.schema.FlushTrigger;
+import io.iommureplay.schema.IommuEvent;
+import io.iommureplay.schema.IotlbInvalidation;
+import io.iommureplay.schema.Unmapping;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * When what an unmap gave up really goes back: the page-table pages it unlinked, and (lazily) its
+ * IOVA. Strict (DMA): after the iotlb_sync that follows the unmap (iommu_unmap → iommu_iotlb_sync →
+ * iommu_put_pages_list). Lazy (DMA_FQ): through the domain's flush queue (dma-iommu.c queue_iova),
+ * which the model follows: the kernel's own flushes drive it (FQ_FLUSH starts one, the
+ * domain-selective invalidation finishes it) and it predicts alongside, so predicted and observed
+ * flushes can be compared. A table page released while its paging-structure-cache entries may still
+ * be cached is told to the listener (TABLE_FREE_BEFORE_FLUSH).
+ */
+final class DeferredRelease {
+  private final ModelConfig config;
+  private final IotlbModel iotlb;
+  private final ModelListener listener;
+  private final HeldTables held = new HeldTables();
+  private PendingEnqueue[] pending = new PendingEnqueue[0];
+  private EventType[] lastType = new EventType[0];
+
+  /** The event being applied: what flush-queue callbacks happen at. */
+  private IommuEvent current;
+
+  DeferredRelease(ModelConfig config, IotlbModel iotlb, ModelListener listener) {
+    this.config = config;
+    this.iotlb = iotlb;
+    this.listener = listener;
+  }
+
+  /**
+   * Called before every event: an unmap still waiting for its FQ_ENQUEUE on this CPU was queued all
+   * the same (the fq_ring_free kprobe hit was missed), right after the unmap.
+   */
+  void beforeEvent(IommuEvent event) {
+    current = event;
+    if (event.getType() == EventType.FQ_ENQUEUE || event.getCpu() < 0) return;
+    PendingEnqueue p = pendingOn(event.getCpu());
+    if (p.isSet()) queuePending(p, event);
+  }
+
+  void afterEvent(IommuEvent event) {
+    if (event.getCpu() < 0) return;
+    if (event.getCpu() >= lastType.length) lastType = Arrays.copyOf(lastType, event.getCpu() + 1);
+    lastType[event.getCpu()] = event.getType();
+  }
+
+  /** An unmap applied to the page table (not one applied late, once its domain became known). */
+  void unmapped(IommuEvent event, Domain domain, Unmapping unmap, UnmapResult result) {
+    long freelist = FlushQueue.NO_TABLE_PAGES;
+    // VT-d frees unmapped tables after the caller's flush; AMD and ARM flush for themselves first.
+    if (result.freeTiming() == TableFreeTiming.AFTER_CALLER_FLUSH) {
+      unlinked(event, domain, result.freedTables());
+      freelist = held.hold(event.getSeq(), result.freedTables(), FlushQueue.NO_TABLE_PAGES);
+    }
+    if (event.getCpu() < 0) {
+      if (freelist != FlushQueue.NO_TABLE_PAGES) held.awaitFlush(domain.id(), freelist);
+      return;
+    }
+    pendingOn(event.getCpu())
+        .set(domain, event.getSeq(), unmap.getIova(), unmap.getSize(), freelist);
+  }
+
+  /** A VT-d map that replaced small pages by a superpage freed their tables before any flush. */
+  void mapped(IommuEvent event, Domain domain, MapResult result) {
+    if (result.freeTiming() != TableFreeTiming.IMMEDIATE) return;
+    unlinked(event, domain, result.freedTables());
+    for (TablePage table : result.freedTables()) freed(domain, table);
+  }
+
+  /** queue_iova() of a lazy unmap (FQ_ENQUEUE). */
+  void enqueued(IommuEvent event, Domain domain, FlushQueueOp op) {
+    FlushQueue queue = flushQueueOf(domain);
+    PendingEnqueue p = event.getCpu() < 0 ? null : pendingOn(event.getCpu());
+    long iova = op.getIova() == null ? 0 : op.getIova();
+    long size = op.getSize() == null ? 0 : op.getSize();
+    if (p != null && p.isSet() && p.domain == domain && p.iova == iova) {
+      enqueue(queue, domain, event.getCpu(), p.seq, p.freelist, iova, size);
+      p.clear();
+    } else if (queue != null && op.getIova() != null) {
+      enqueue(queue, domain, event.getCpu(), event.getSeq(), FlushQueue.NO_TABLE_PAGES, iova, size);
+    }
+  }
+
+  /** fq_flush_iotlb() began (FQ_FLUSH). */
+  void flushStarted(IommuEvent event, Domain domain, FlushQueueOp op) {
+    FlushQueue queue = flushQueueOf(domain);
+    if (queue == null || event.getCpu() < 0) return;
+    queue.flushStarted(
+        event.getSeq(), event.getTsNs(), event.getCpu(), reason(op.getTrigger(), event.getCpu()));
+  }
+
+  /**
+   * An invalidation reached {@code domain}: a domain-wide one finishes the flush-queue flush that
+   * issued it; any one covering the domain releases the tables strict unmaps hold.
+   */
+  void invalidated(IommuEvent event, Domain domain, IotlbInvalidation invalidation) {
+    if (domain == null) return;
+    FlushQueue queue = domain.flushQueue();
+    boolean fromQueue =
+        invalidation.getTrigger() == FlushTrigger.FQ_TIMER
+            || invalidation.getTrigger() == FlushTrigger.FQ_FULL;
+    if (queue != null
+        && invalidation.getScope() == FlushScope.DOMAIN
+        && event.getCpu() >= 0
+        && (fromQueue || invalidation.getTrigger() == FlushTrigger.UNKNOWN)) {
+      queue.flushFinished(
+          event.getSeq(),
+          event.getTsNs(),
+          event.getCpu(),
+          reason(invalidation.getTrigger(), event.getCpu()));
+    }
+    for (long freelist : held.flushed(domain.id())) {
+      for (TablePage table : held.release(freelist)) freed(domain, table);
+    }
+  }
+
+  private void queuePending(PendingEnqueue p, IommuEvent at) {
+    Domain domain = p.domain;
+    FlushQueue queue = domain.isLazy() ? flushQueueOf(domain) : null;
+    if (queue != null) {
+      enqueue(queue, domain, at.getCpu(), p.seq, p.freelist, p.iova, p.size);
+    } else if (p.freelist != FlushQueue.NO_TABLE_PAGES) {
+      held.awaitFlush(domain.id(), p.freelist);
+    }
+    p.clear();
+  }
+
+  private void enqueue(
+      FlushQueue queue, Domain domain, int cpu, long seq, long freelist, long iova, long size) {
+    long granule = domain.granule();
+    queue.enqueue(
+        seq, current.getTsNs(), cpu, iova / granule, (size + granule - 1) / granule, freelist);
+  }
+
+  /** The tables left the tree: their paging-structure-cache entries may stay cached for now. */
+  private void unlinked(IommuEvent event, Domain domain, List<TablePage> tables) {
+    for (TablePage table : tables) {
+      iotlb.tableUnlinked(
+          domain.id(),
+          table.level(),
+          table.spanStart(),
+          spanSize(table),
+          event.getTsNs(),
+          event.getSeq());
+    }
+  }
+
+  private static long spanSize(TablePage table) {
+    return table.spanLast() - table.spanStart() + 1;
+  }
+
+  /** The flush queue of a domain the trace shows to be lazy, made on first sight. */
+  private FlushQueue flushQueueOf(Domain domain) {
+    if (domain.flushQueue() == null) {
+      domain.makeLazy(
+          FlushQueue.following(
+              config.flushQueue(),
+              config.cpus(),
+              FlushQueue.NO_OWN_TIMER,
+              new FlushQueueListener() {
+                @Override
+                public void tablePagesReleased(long freelist) {
+                  for (TablePage table : held.release(freelist)) freed(domain, table);
+                }
+
+                @Override
+                public void iovaReleased(long pfn, long pages) {
+                  listener.iovaReleased(current, domain, pfn, pages);
+                }
+              }));
+    }
+    return domain.flushQueue();
+  }
+
+  /** A table page goes back to the page allocator now: it must no longer be cached. */
+  private void freed(Domain domain, TablePage table) {
+    StaleTable stale = iotlb.cachedTable(domain.id(), table.spanStart(), spanSize(table));
+    listener.tableFreed(current, domain, table, stale);
+  }
+
+  /**
+   * Why a flush-queue flush ran. The importer tells (FQ_TIMER, FQ_FULL); where the kprobes that
+   * show it were missed, a flush right after an unmap on that CPU is queue_iova's, else the
+   * timer's.
+   */
+  private FlushReason reason(FlushTrigger trigger, int cpu) {
+    if (trigger == FlushTrigger.FQ_TIMER) return FlushReason.TIMER;
+    if (trigger == FlushTrigger.FQ_FULL) return FlushReason.FULL;
+    EventType before = cpu < lastType.length ? lastType[cpu] : null;
+    return before == EventType.UNMAP || before == EventType.FQ_ENQUEUE
+        ? FlushReason.FULL
+        : FlushReason.TIMER;
+  }
+
+  private PendingEnqueue pendingOn(int cpu) {
+    if (cpu >= pending.length) {
+      int old = pending.length;
+      pending = Arrays.copyOf(pending, cpu + 1);
+      for (int i = old; i < pending.length; i++) pending[i] = new PendingEnqueue();
+    }
+    return pending[cpu];
+  }
+}
