@@ -37,7 +37,7 @@ final class IovaCounters {
     long allocated(long pfn) {
         int slot = slot(pfn);
         if (freedPfn[slot] == pfn) {
-            long distance = allocations - freedAt[slot];
+            long distance = allocations - 1 - freedAt[slot]; // other allocations in between
             reuseLog2[64 - Long.numberOfLeadingZeros(distance)]++;
             reuseSamples++;
             reuseMax = Math.max(reuseMax, distance);
