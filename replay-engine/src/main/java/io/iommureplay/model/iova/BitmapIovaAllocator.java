@@ -6,8 +6,9 @@ import io.iommureplay.model.snapshot.SnapshotOutput;
 import java.util.Arrays;
 
 /**
- * The round-robin bitmap allocator of the AMD IOMMU driver's own DMA ops (amd_iommu.c, v2.6.27 to
- * v4.10, before it moved to dma-iommu): an aperture of 128 MiB ranges, each a bitmap of 4 KiB
+ * The round-robin bitmap allocator of the AMD IOMMU driver's own DMA ops (amd_iommu.c of the
+ * v2.6.2x–v4.9 era, before it took the generic IOVA allocator): an aperture of 128 MiB ranges
+ * (APERTURE_RANGE_SHIFT 27, at most APERTURE_MAX_RANGES 32), each a bitmap of 4 KiB
  * pages, grown on demand (alloc_new_range()); next-fit from the page after the last allocation
  * (dom->next_address), wrapping to the start when nothing fits above it.
  *

@@ -67,7 +67,7 @@ final class IovaRbtree {
             do {
                 high = Math.min(high, tree.lo(curr));
                 newPfn = (high - size) & alignMask;
-                curr = tree.lower(tree.lo(curr)); // rb_prev()
+                curr = tree.prev(curr);
             } while (curr != NIL && newPfn <= tree.hi(curr) && newPfn >= low);
             if (high >= size && newPfn >= low) break;
             if (!retried && retryPfn < limit) { // C tests low_pfn == start_pfn
@@ -97,9 +97,8 @@ final class IovaRbtree {
 
     /** remove_iova() of the range {@code [lo, hi]}; false if no range is exactly that. */
     boolean remove(long lo, long hi) {
-        int node = tree.containing(lo);
-        if (node == NIL || node == anchor || tree.lo(node) != lo || tree.hi(node) != hi) return false;
-        remove(node);
+        if (lastPfnOfRangeAt(lo) != hi) return false;
+        remove(tree.containing(lo));
         return true;
     }
 
@@ -109,8 +108,9 @@ final class IovaRbtree {
      */
     void reserve(long pfnLo, long pfnHi) {
         int node = tree.floor(pfnLo);
-        if (node == NIL || tree.hi(node) < pfnLo) node = tree.higher(pfnLo);
-        for (; node != NIL && tree.lo(node) <= pfnHi; node = tree.higher(tree.lo(node))) {
+        if (node == NIL) node = tree.ceiling(pfnLo);
+        else if (tree.hi(node) < pfnLo) node = tree.next(node);
+        for (; node != NIL && tree.lo(node) <= pfnHi; node = tree.next(node)) {
             if (pfnLo < tree.lo(node)) tree.lowerFirst(node, pfnLo);
             if (pfnHi > tree.hi(node)) pfnLo = tree.hi(node) + 1;
             if (pfnLo >= tree.lo(node) && pfnHi <= tree.hi(node)) return;
@@ -118,16 +118,10 @@ final class IovaRbtree {
         tree.insert(pfnLo, pfnHi);
     }
 
-    /** True if a range starts exactly at {@code pfn}. */
-    boolean startsAt(long pfn) {
+    /** The last pfn of the range starting at {@code pfn}, or −1 if no range starts there. */
+    long lastPfnOfRangeAt(long pfn) {
         int node = tree.containing(pfn);
-        return node != NIL && node != anchor && tree.lo(node) == pfn;
-    }
-
-    /** True if a range starts exactly at {@code pfn} and has {@code size} pages. */
-    boolean holds(long pfn, long size) {
-        int node = tree.containing(pfn);
-        return node != NIL && tree.lo(node) == pfn && tree.hi(node) == pfn + size - 1;
+        return node != NIL && node != anchor && tree.lo(node) == pfn ? tree.hi(node) : -1;
     }
 
     /**
@@ -161,7 +155,7 @@ final class IovaRbtree {
      * moves a free makes, and restores the cached nodes and max32_alloc_size noted before it.
      */
     void rollback(long pfn, long cachedLo, long cached32Lo, long max32) {
-        if (pfn != FAILED) tree.remove(tree.containing(pfn));
+        if (pfn != FAILED && lastPfnOfRangeAt(pfn) >= 0) tree.remove(tree.containing(pfn));
         cachedNode = nodeAt(cachedLo);
         cached32Node = nodeAt(cached32Lo);
         max32AllocSize = max32;
@@ -193,10 +187,10 @@ final class IovaRbtree {
         long lo = tree.lo(node);
         long hi = tree.hi(node);
         if (node == cached32Node || (hi < dma32BitPfn && lo >= tree.lo(cached32Node))) {
-            cached32Node = tree.higher(lo);
+            cached32Node = tree.next(node);
         }
         if (lo < dma32BitPfn) max32AllocSize = dma32BitPfn;
-        if (lo >= tree.lo(cachedNode)) cachedNode = tree.higher(lo);
+        if (lo >= tree.lo(cachedNode)) cachedNode = tree.next(node);
         tree.remove(node);
     }
 

@@ -26,7 +26,10 @@ public record KernelProfile(String name, int magazineSize, int maxGlobalMags, lo
 
     private static final long IOVA_DEPOT_DELAY_NS = TimeUnit.MILLISECONDS.toNanos(100);
 
-    /** Linux v4.7–v5.19: 128-pfn magazines, a 32-magazine depot array. */
+    /**
+     * The magazines of Linux before v6.0 (IOVA_MAG_SIZE 128, MAX_GLOBAL_MAGS 32), with this model's
+     * other (v6.1) rules: enough to tell a 128-pfn kernel from a 127-pfn one on a trace.
+     */
     public static final KernelProfile LINUX_5_15 = new KernelProfile("linux-5.15", 128, 32, 0, false);
 
     /**

@@ -121,7 +121,7 @@ public final class LinuxIovaAllocator implements IovaAllocator {
     public long allocIovaFast(long pages, long limitPfn, boolean flushRcache, int cpu, long nowNs) {
         Objects.checkIndex(cpu, cpus);
         if (pages < 1) throw new IllegalArgumentException("pages " + pages);
-        if (nowNs >= nextDepotWorkNs) runDepotWork(nowNs);
+        enter(nowNs);
         counters.allocations++;
         long size = roundedSize(pages);
         long pfn = rcacheGet(size, limitPfn + 1, cpu);
@@ -145,9 +145,8 @@ public final class LinuxIovaAllocator implements IovaAllocator {
     /** alloc_iova(): the rbtree alone, no rounding, no cache. */
     public long allocIova(long pages, long limitPfn, boolean sizeAligned, long nowNs) {
         if (pages < 1) throw new IllegalArgumentException("pages " + pages);
-        if (nowNs >= nextDepotWorkNs) runDepotWork(nowNs);
+        enter(nowNs);
         counters.allocations++;
-        lastSource = NONE;
         long pfn = rbtreeAlloc(pages, limitPfn, sizeAligned);
         return pfn == FAILED ? failed(pages, limitPfn) : counters.allocated(pfn);
     }
@@ -159,7 +158,7 @@ public final class LinuxIovaAllocator implements IovaAllocator {
     @Override
     public void free(long pfn, long pages, int cpu, long nowNs) {
         Objects.checkIndex(cpu, cpus);
-        if (nowNs >= nextDepotWorkNs) runDepotWork(nowNs);
+        enter(nowNs);
         counters.freed(pfn);
         if (!rcacheInsert(pfn, pages, cpu, nowNs)) {
             counters.globalLocks++;
@@ -169,7 +168,7 @@ public final class LinuxIovaAllocator implements IovaAllocator {
 
     /** free_iova(): the range holding {@code pfn} back to the rbtree; false if none held it. */
     public boolean freeIova(long pfn, long nowNs) {
-        if (nowNs >= nextDepotWorkNs) runDepotWork(nowNs);
+        enter(nowNs);
         counters.freed(pfn);
         counters.globalLocks++;
         return rbtree.free(pfn);
@@ -177,7 +176,7 @@ public final class LinuxIovaAllocator implements IovaAllocator {
 
     /** remove_iova() of the range {@code [pfnLo, pfnHi]}; false if the rbtree has no such range. */
     public boolean removeIova(long pfnLo, long pfnHi, long nowNs) {
-        if (nowNs >= nextDepotWorkNs) runDepotWork(nowNs);
+        enter(nowNs);
         counters.freed(pfnLo);
         counters.globalLocks++;
         return rbtree.remove(pfnLo, pfnHi);
@@ -186,6 +185,7 @@ public final class LinuxIovaAllocator implements IovaAllocator {
     /** reserve_iova(). */
     @Override
     public void reserve(long pfnLo, long pfnHi) {
+        lastSource = NONE;
         counters.globalLocks++;
         reserved.add(pfnLo, pfnHi);
         rbtree.reserve(pfnLo, pfnHi);
@@ -197,6 +197,7 @@ public final class LinuxIovaAllocator implements IovaAllocator {
      */
     public void freeCpuCachedIovas(int cpu) {
         Objects.checkIndex(cpu, cpus);
+        lastSource = NONE;
         for (int c = 0; c < IOVA_RANGE_CACHE_MAX_SIZE; c++) {
             magazineFreePfns(loaded[c * cpus + cpu]);
             magazineFreePfns(prev[c * cpus + cpu]);
@@ -204,27 +205,30 @@ public final class LinuxIovaAllocator implements IovaAllocator {
     }
 
     /**
-     * After the last allocation call returned something other than what the kernel returned, puts
-     * the model into the kernel's state: undoes the model's choice, then takes {@code kernelPfn}
-     * ({@code pages} as the call asked) from the CPU's magazines if it is cached there (else the
-     * depot, else another CPU's magazines), else from the rbtree.
+     * After the last {@link #allocIovaFast} returned something other than what the kernel returned
+     * (the replay knows the kernel's pfn from the trace), puts the model into the kernel's state:
+     * undoes the model's choice, then takes {@code kernelPfn} ({@code pages} as the call asked) from
+     * the CPU's magazines if it is cached there (else the depot, else another CPU's magazines),
+     * else from the rbtree, as alloc_iova() would have placed it.
+     *
+     * <p>One choice is not undone: if both came from the same magazine, the kernel's pop found its
+     * pfn topmost where the model found its own higher up, so the kernel's magazine did not hold
+     * the model's pick there; most likely an allocation the trace missed took it. It stays
+     * allocated, out of the cache (a later free of it finds it {@link #isLive}).
      */
     public Adoption adopt(long kernelPfn, long pages, int cpu, long nowNs) {
         Objects.checkIndex(cpu, cpus);
-        if (nowNs >= nextDepotWorkNs) runDepotWork(nowNs);
+        runDueWork(nowNs);
         long size = roundedSize(pages);
         int c = sizeClass(size);
         if (lastSource == CACHE && lastSlot == c * cpus + cpu && loaded[lastSlot].remove(kernelPfn)) {
-            // The kernel's pop found its pfn on top of the same magazine where the model's found its
-            // own above it: the kernel's magazine has no such pfn there (an allocation the trace
-            // missed took it). The model's pick stays out of the cache, allocated.
-            lastSource = NONE;
+            lastSource = NONE; // the model's pick stays allocated: see above
             return Adoption.FROM_CACHE;
         }
         undoLastAllocation();
         if (kernelPfn == FAILED) return Adoption.KERNEL_FAILED;
         if (c < IOVA_RANGE_CACHE_MAX_SIZE && takeCached(c, cpu, kernelPfn)) return Adoption.FROM_CACHE;
-        if (rbtree.holds(kernelPfn, size)) return Adoption.ALREADY_ALLOCATED;
+        if (rbtree.lastPfnOfRangeAt(kernelPfn) == kernelPfn + size - 1) return Adoption.ALREADY_ALLOCATED;
         counters.globalLocks++;
         rbtree.take(kernelPfn, size);
         return Adoption.FROM_RBTREE;
@@ -242,10 +246,10 @@ public final class LinuxIovaAllocator implements IovaAllocator {
 
     /**
      * An allocated range starts at {@code pfn} and no cache holds it: the model takes it for live,
-     * so freeing it is consistent.
+     * so freeing it is consistent. Costs a scan of every cached pfn: for repairs, not per event.
      */
     public boolean isLive(long pfn) {
-        if (!rbtree.startsAt(pfn)) return false;
+        if (rbtree.lastPfnOfRangeAt(pfn) < 0) return false;
         for (int i = 0; i < loaded.length; i++) if (loaded[i].contains(pfn) || prev[i].contains(pfn)) return false;
         for (int c = 0; c < IOVA_RANGE_CACHE_MAX_SIZE; c++) {
             for (int j = 0; j < depotSize[c]; j++) if (depot[c][j].contains(pfn)) return false;
@@ -371,12 +375,18 @@ public final class LinuxIovaAllocator implements IovaAllocator {
         nextDepotWorkNs = Math.min(nextDepotWorkNs, depotWorkDueNs[c]);
     }
 
+    /** Starts a call: due timed work first; an undo log of an earlier allocation no longer applies. */
+    private void enter(long nowNs) {
+        runDueWork(nowNs);
+        lastSource = NONE;
+    }
+
     /**
      * iova_depot_work_func() for every size class whose work is due by {@code nowNs}, in time
      * order: while the depot holds more magazines than online CPUs, one goes back to the rbtree
      * and the work comes again IOVA_DEPOT_DELAY later.
      */
-    private void runDepotWork(long nowNs) {
+    private void runDueWork(long nowNs) {
         while (nextDepotWorkNs <= nowNs) {
             int c = 0;
             for (int k = 1; k < IOVA_RANGE_CACHE_MAX_SIZE; k++) if (depotWorkDueNs[k] < depotWorkDueNs[c]) c = k;

@@ -118,15 +118,16 @@ public final class PerCpuSubrangeIovaAllocator implements IovaAllocator {
     }
 
     private int regionOf(long pfn) {
-        return (int) Math.min(cpus, (pfn - startPfn) / perCpuPages);
+        return pfn > endPfn - sharedPages ? cpus : (int) Math.min(cpus - 1, (pfn - startPfn) / perCpuPages);
     }
 
     private long first(int r) {
-        return startPfn + r * perCpuPages;
+        return r == cpus ? endPfn - sharedPages + 1 : startPfn + r * perCpuPages;
     }
 
+    /** The last CPU's region takes what the even split leaves over. */
     private long last(int r) {
-        return r == cpus ? endPfn : r == cpus - 1 ? endPfn - sharedPages : first(r + 1) - 1;
+        return r >= cpus - 1 ? (r == cpus ? endPfn : endPfn - sharedPages) : first(r + 1) - 1;
     }
 
     @Override

@@ -4,8 +4,9 @@ import java.util.Arrays;
 
 /**
  * Disjoint inclusive pfn ranges ordered by their first pfn: the model's stand-in for the rbtree of
- * {@code struct iova} in drivers/iommu/iova.c. A treap kept in parallel primitive arrays, so a
- * range costs 28 bytes and no object; memory follows the largest number of ranges held at once.
+ * {@code struct iova} in drivers/iommu/iova.c. A treap kept in parallel primitive arrays, its nodes
+ * also linked in order (rb_prev()/rb_next() in O(1)), so a range costs 36 bytes and no object;
+ * memory follows the largest number of ranges held at once.
  *
  * <p>Nodes are named by int handles, stable until the node is removed (then the slot is reused).
  * Priorities are a hash of the key a slot was created with, so the shape is deterministic; no
@@ -24,7 +25,10 @@ final class PfnRangeTree {
     private int[] left = new int[16];
     private int[] right = new int[16];
     private int[] priority = new int[16];
+    private int[] before = new int[16];
+    private int[] after = new int[16];
     private int root = NIL;
+    private int first = NIL;
     private int size;
     private int slotsUsed;
     private int freeSlot = NIL; // chained through right[]
@@ -41,24 +45,44 @@ final class PfnRangeTree {
         return hi[node];
     }
 
-    /** Inserts {@code [first, last]}; the caller guarantees it overlaps no range held. */
-    int insert(long first, long last) {
-        int node = newSlot(first, last);
+    /** Inserts {@code [firstPfn, lastPfn]}; the caller guarantees it overlaps no range held. */
+    int insert(long firstPfn, long lastPfn) {
+        int pred = floor(firstPfn);
+        int node = newSlot(firstPfn, lastPfn);
         root = insert(root, node);
+        int succ = pred == NIL ? first : after[pred];
+        before[node] = pred;
+        after[node] = succ;
+        if (pred == NIL) first = node;
+        else after[pred] = node;
+        if (succ != NIL) before[succ] = node;
         size++;
         return node;
     }
 
     void remove(int node) {
         root = remove(root, lo[node]);
+        if (before[node] == NIL) first = after[node];
+        else after[before[node]] = after[node];
+        if (after[node] != NIL) before[after[node]] = before[node];
         right[node] = freeSlot;
         freeSlot = node;
         size--;
     }
 
+    /** The next lower range (rb_prev()), or {@link #NIL}. */
+    int prev(int node) {
+        return before[node];
+    }
+
+    /** The next higher range (rb_next()), or {@link #NIL}. */
+    int next(int node) {
+        return after[node];
+    }
+
     /** Moves a range's first pfn down; the caller guarantees the order of ranges is unchanged. */
-    void lowerFirst(int node, long first) {
-        lo[node] = first;
+    void lowerFirst(int node, long firstPfn) {
+        lo[node] = firstPfn;
     }
 
     /** The range with the greatest first pfn {@code <= key}, or {@link #NIL}. */
@@ -75,11 +99,6 @@ final class PfnRangeTree {
         return best;
     }
 
-    /** The range with the greatest first pfn {@code < key} (rb_prev of the range at key). */
-    int lower(long key) {
-        return key == Long.MIN_VALUE ? NIL : floor(key - 1);
-    }
-
     /** The range with the least first pfn {@code >= key}, or {@link #NIL}. */
     int ceiling(long key) {
         int best = NIL;
@@ -94,11 +113,6 @@ final class PfnRangeTree {
         return best;
     }
 
-    /** The range with the least first pfn {@code > key} (rb_next of the range at key). */
-    int higher(long key) {
-        return key == Long.MAX_VALUE ? NIL : ceiling(key + 1);
-    }
-
     /** The range holding {@code pfn} (iova.c private_find_iova()), or {@link #NIL}. */
     int containing(long pfn) {
         int node = floor(pfn);
@@ -107,18 +121,10 @@ final class PfnRangeTree {
 
     /** Visits every range in ascending order. */
     void forEach(RangeVisitor visitor) {
-        forEach(root, visitor);
+        for (int node = first; node != NIL; node = after[node]) visitor.range(lo[node], hi[node]);
     }
 
-    private void forEach(int t, RangeVisitor visitor) {
-        while (t != NIL) {
-            forEach(left[t], visitor);
-            visitor.range(lo[t], hi[t]);
-            t = right[t];
-        }
-    }
-
-    private int newSlot(long first, long last) {
+    private int newSlot(long firstPfn, long lastPfn) {
         int node = freeSlot;
         if (node != NIL) {
             freeSlot = right[node];
@@ -126,11 +132,11 @@ final class PfnRangeTree {
             if (slotsUsed == lo.length) grow();
             node = slotsUsed++;
         }
-        lo[node] = first;
-        hi[node] = last;
+        lo[node] = firstPfn;
+        hi[node] = lastPfn;
         left[node] = NIL;
         right[node] = NIL;
-        priority[node] = (int) ((first * 0x9E3779B97F4A7C15L) >>> 32);
+        priority[node] = (int) ((firstPfn * 0x9E3779B97F4A7C15L) >>> 32);
         return node;
     }
 
@@ -141,6 +147,8 @@ final class PfnRangeTree {
         left = Arrays.copyOf(left, n);
         right = Arrays.copyOf(right, n);
         priority = Arrays.copyOf(priority, n);
+        before = Arrays.copyOf(before, n);
+        after = Arrays.copyOf(after, n);
     }
 
     private int insert(int t, int node) {

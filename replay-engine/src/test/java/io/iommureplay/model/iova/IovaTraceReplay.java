@@ -151,14 +151,15 @@ final class IovaTraceReplay {
     /**
      * Replays {@code ops} with {@code profile} on {@code cpus} CPUs.
      *
-     * @param strict the capture's DMA domains unmap strictly (iommu.strict=1)
+     * @param inferStrictFrees the capture's DMA domains unmap strictly (iommu.strict=1): infer the
+     *     frees whose kprobe hits were missed from their unmaps
      */
-    static Map<Long, DomainResult> replay(List<Op> ops, KernelProfile profile, int cpus, boolean strict) {
+    static Map<Long, DomainResult> replay(List<Op> ops, KernelProfile profile, int cpus, boolean inferStrictFrees) {
         Map<Long, Domain> domains = new HashMap<>();
         Map<Long, DomainResult> results = new TreeMap<>();
         for (Op op : ops) {
             if (op.kind == Kind.INIT) {
-                Domain domain = new Domain(new LinuxIovaAllocator(profile, cpus, (int) op.a, op.b), strict);
+                Domain domain = new Domain(new LinuxIovaAllocator(profile, cpus, (int) op.a, op.b), inferStrictFrees);
                 domains.put(op.domain, domain);
                 results.put(op.domain, domain.result);
             } else {
@@ -172,14 +173,14 @@ final class IovaTraceReplay {
 
     private static final class Domain {
         final LinuxIovaAllocator model;
-        final boolean strict;
+        final boolean inferStrictFrees;
         final DomainResult result = new DomainResult();
         final Map<Long, Long> kernelLive = new HashMap<>(); // pfn → pages the kernel handed out and has not freed
         long lastFastFree = -1;
 
-        Domain(LinuxIovaAllocator model, boolean strict) {
+        Domain(LinuxIovaAllocator model, boolean inferStrictFrees) {
             this.model = model;
-            this.strict = strict;
+            this.inferStrictFrees = inferStrictFrees;
         }
 
         void apply(Op op) {
@@ -199,7 +200,7 @@ final class IovaTraceReplay {
                     if (op.a != lastFastFree && kernelLive.remove(op.a) != null) model.removeIova(op.a, op.b, op.ts);
                 }
                 case UNMAP -> {
-                    Long pages = strict && !op.has(DMA_CALL_SEEN) ? kernelLive.remove(op.a) : null;
+                    Long pages = inferStrictFrees && !op.has(DMA_CALL_SEEN) ? kernelLive.remove(op.a) : null;
                     if (pages != null) {
                         result.inferredFrees++;
                         model.free(op.a, pages, op.cpu, op.ts);

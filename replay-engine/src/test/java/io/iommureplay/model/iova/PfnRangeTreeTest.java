@@ -36,9 +36,12 @@ class PfnRangeTreeTest {
             }
             long probe = random.nextInt(20_100);
             assertThat(lo(tree, tree.floor(probe))).isEqualTo(reference.floorKey(probe));
-            assertThat(lo(tree, tree.lower(probe))).isEqualTo(reference.lowerKey(probe));
             assertThat(lo(tree, tree.ceiling(probe))).isEqualTo(reference.ceilingKey(probe));
-            assertThat(lo(tree, tree.higher(probe))).isEqualTo(reference.higherKey(probe));
+            int node = tree.floor(probe);
+            if (node != NIL) {
+                assertThat(lo(tree, tree.prev(node))).isEqualTo(reference.lowerKey(tree.lo(node)));
+                assertThat(lo(tree, tree.next(node))).isEqualTo(reference.higherKey(tree.lo(node)));
+            }
             Map.Entry<Long, Long> holder = reference.floorEntry(probe);
             Long containing = holder != null && holder.getValue() >= probe ? holder.getKey() : null;
             assertThat(lo(tree, tree.containing(probe))).isEqualTo(containing);
