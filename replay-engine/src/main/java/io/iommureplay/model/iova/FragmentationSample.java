@@ -13,16 +13,23 @@ package io.iommureplay.model.iova;
  * @param largestHole the longest run
  * @param largestHoleBelow4G the longest run below 4 GiB
  */
-public record FragmentationSample(long windowPages, long allocatedPages, long reservedPages, long cachedPages,
-        long freePages, long holes, long largestHole, long largestHoleBelow4G) {
+public record FragmentationSample(
+    long windowPages,
+    long allocatedPages,
+    long reservedPages,
+    long cachedPages,
+    long freePages,
+    long holes,
+    long largestHole,
+    long largestHoleBelow4G) {
 
-    /** 1 − largest hole / free space: 0 when all free space is one run (or there is none). */
-    public double fragmentationIndex() {
-        return freePages == 0 ? 0 : 1 - (double) largestHole / freePages;
-    }
+  /** 1 − largest hole / free space: 0 when all free space is one run (or there is none). */
+  public double fragmentationIndex() {
+    return freePages == 0 ? 0 : 1 - (double) largestHole / freePages;
+  }
 
-    /** No hole below 4 GiB is long enough for {@code pages} (alignment aside): IOVA32_EXHAUSTED. */
-    public boolean iova32Exhausted(long pages) {
-        return largestHoleBelow4G < pages;
-    }
+  /** No hole below 4 GiB is long enough for {@code pages} (alignment aside): IOVA32_EXHAUSTED. */
+  public boolean iova32Exhausted(long pages) {
+    return largestHoleBelow4G < pages;
+  }
 }
