@@ -21,6 +21,10 @@ public final class Domain {
   private final ReservedRegions reserved = new ReservedRegions();
   private long granule = 4096;
   private FlushQueue flushQueue;
+  private IovaReplay iova;
+
+  /** The trace shows strict invalidation (an iotlb_sync after an unmap). */
+  private boolean syncSeen;
 
   Domain(long id, DomainType type, PageTableFormat format, TablePageListener tables) {
     this.id = id;
@@ -48,6 +52,24 @@ public final class Domain {
   /** The flush queue of a lazy domain (null for others): read its counters, never drive it. */
   public FlushQueue flushQueue() {
     return flushQueue;
+  }
+
+  /** The kernel's IOVA allocator of a DMA domain, replayed (null before IOVA_DOMAIN_INIT). */
+  public IovaReplay iova() {
+    return iova;
+  }
+
+  void setIova(IovaReplay replay) {
+    iova = replay;
+  }
+
+  /** Whether the trace showed this domain flush an unmap before returning (strict). */
+  boolean syncSeen() {
+    return syncSeen;
+  }
+
+  void sawSync() {
+    syncSeen = true;
   }
 
   /** The trace shows this domain queues its unmaps: it is DMA_FQ. */

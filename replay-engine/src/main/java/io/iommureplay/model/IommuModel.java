@@ -15,9 +15,13 @@ import io.iommureplay.schema.DomainLifecycle;
 import io.iommureplay.schema.DomainType;
 import io.iommureplay.schema.FlushQueueOp;
 import io.iommureplay.schema.FlushScope;
+import io.iommureplay.schema.FlushTrigger;
 import io.iommureplay.schema.IommuEvent;
 import io.iommureplay.schema.IotlbInvalidation;
+import io.iommureplay.schema.IovaAllocation;
 import io.iommureplay.schema.IovaDomainInit;
+import io.iommureplay.schema.IovaFree;
+import io.iommureplay.schema.IovaPath;
 import io.iommureplay.schema.IovaRange;
 import io.iommureplay.schema.Mapping;
 import io.iommureplay.schema.PasidOp;
@@ -127,13 +131,43 @@ public final class IommuModel {
         onInvalidation(event, (IotlbInvalidation) event.getPayload());
       }
       case IOTLB_FLUSH_REQUEST -> {
-        if (!sawHardwareFlush) onInvalidation(event, (IotlbInvalidation) event.getPayload());
+        IotlbInvalidation request = (IotlbInvalidation) event.getPayload();
+        Domain domain = domainOf(event);
+        if (domain != null && request.getTrigger() == FlushTrigger.SYNC) domain.sawSync();
+        if (!sawHardwareFlush) onInvalidation(event, request);
       }
+      case IOVA_ALLOC -> onIovaAlloc(event, (IovaAllocation) event.getPayload());
+      case IOVA_FREE ->
+          onIova(
+              event,
+              iova -> iova.freed((IovaFree) event.getPayload(), event.getCpu(), event.getTsNs()));
+      case IOVA_REMOVE ->
+          onIova(
+              event,
+              iova ->
+                  iova.removed(
+                      ((IovaRange) event.getPayload()).getPfnLo(),
+                      ((IovaRange) event.getPayload()).getPfnHi(),
+                      event.getTsNs()));
       case FQ_ENQUEUE -> onFlushQueue(event, (FlushQueueOp) event.getPayload(), true);
       case FQ_FLUSH -> onFlushQueue(event, (FlushQueueOp) event.getPayload(), false);
       default -> {}
     }
     deferred.afterEvent(event);
+  }
+
+  private void onIovaAlloc(IommuEvent event, IovaAllocation alloc) {
+    Domain domain = domainOf(event);
+    if (domain == null || domain.iova() == null || alloc.getPath() != IovaPath.FAST) return;
+    long modelPfn = domain.iova().allocated(alloc, event.getCpu(), event.getTsNs());
+    if (modelPfn != -2 && alloc.getPfn() != null) {
+      listener.iovaAllocated(event, domain, alloc.getPfn(), alloc.getPages(), modelPfn);
+    }
+  }
+
+  private void onIova(IommuEvent event, Consumer<IovaReplay> action) {
+    Domain domain = domainOf(event);
+    if (domain != null && domain.iova() != null) action.accept(domain.iova());
   }
 
   private void onFlushQueue(IommuEvent event, FlushQueueOp op, boolean enqueue) {
@@ -151,8 +185,12 @@ public final class IommuModel {
     Domain domain = domainOf(event);
     if (domain == null) return;
     domain.setGranule(init.getGranule());
-    if (domain.type() == DomainType.UNKNOWN)
-      domain.setType(DomainType.DMA); // dma-iommu owns it; lazy if FQ seen
+    if (domain.type() == DomainType.UNKNOWN) {
+      domain.setType(DomainType.DMA); // dma-iommu owns it; lazy once its unmaps are seen queued
+    }
+    domain.setIova(
+        new IovaReplay(
+            config.allocatorProfile(), config.cpus(), init.getGranule(), init.getStartPfn()));
   }
 
   private void onIovaReserve(IommuEvent event, IovaRange range) {
@@ -162,6 +200,7 @@ public final class IommuModel {
     domain
         .reservedRegions()
         .add(range.getPfnLo() * granule, (range.getPfnHi() - range.getPfnLo() + 1) * granule, null);
+    if (domain.iova() != null) domain.iova().reserve(range.getPfnLo(), range.getPfnHi());
   }
 
   private void onReservedRegion(IommuEvent event, ReservedRegion region) {
@@ -251,6 +290,13 @@ public final class IommuModel {
     }
     noteDevice(event, domain);
     UnmapResult result = applyUnmap(event, domain, unmap, true);
+    if (domain.iova() != null
+        && domain.syncSeen()
+        && event.getAttribution() != Attribution.CPU_CONTEXT) {
+      domain
+          .iova()
+          .missedStrictFree(unmap.getIova() / domain.granule(), event.getCpu(), event.getTsNs());
+    }
     deferred.unmapped(event, domain, unmap, result);
   }
 
@@ -287,6 +333,7 @@ public final class IommuModel {
       listener.notApplied(event, "no domain: the invalidation could not be attributed");
       return;
     }
+    if (domain != null && invalidation.getTrigger() == FlushTrigger.SYNC) domain.sawSync();
     iotlb.invalidate(
         domain == null ? -1 : domain.id(), invalidation, event.getTsNs(), event.getSeq());
     listener.flushed(event, domain, invalidation);

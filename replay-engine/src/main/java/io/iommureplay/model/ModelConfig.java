@@ -2,6 +2,7 @@ package io.iommureplay.model;
 
 import io.iommureplay.model.flushqueue.FlushQueueParams;
 import io.iommureplay.model.iotlb.IotlbConfig;
+import io.iommureplay.model.iova.KernelProfile;
 import io.iommureplay.model.pagetable.PageTableFormat;
 
 /**
@@ -15,13 +16,15 @@ import io.iommureplay.model.pagetable.PageTableFormat;
  * @param flushQueue ring size and timeout of lazy domains' flush queues (default: per-CPU rings of
  *     256 and 10 ms)
  * @param cpus possible CPUs of the host (CPU numbers in events must be below it)
+ * @param allocatorProfile which kernel's IOVA allocator the replay models (magazine size, depot)
  */
 public record ModelConfig(
     PageTableFormat pageTableFormat,
     InvalidationMode mode,
     IotlbConfig iotlb,
     FlushQueueParams flushQueue,
-    int cpus) {
+    int cpus,
+    KernelProfile allocatorProfile) {
   /** Possible CPUs when the trace does not say: the rings a flush-queue timer reaps. */
   public static final int DEFAULT_CPUS = 64;
 
@@ -31,22 +34,27 @@ public record ModelConfig(
         InvalidationMode.AUTO,
         IotlbConfig.DEFAULT,
         FlushQueueParams.PER_CPU,
-        DEFAULT_CPUS);
+        DEFAULT_CPUS,
+        KernelProfile.LINUX_6_7);
   }
 
   public ModelConfig withPageTableFormat(PageTableFormat format) {
-    return new ModelConfig(format, mode, iotlb, flushQueue, cpus);
+    return new ModelConfig(format, mode, iotlb, flushQueue, cpus, allocatorProfile);
   }
 
   public ModelConfig withMode(InvalidationMode newMode) {
-    return new ModelConfig(pageTableFormat, newMode, iotlb, flushQueue, cpus);
+    return new ModelConfig(pageTableFormat, newMode, iotlb, flushQueue, cpus, allocatorProfile);
   }
 
   public ModelConfig withIotlb(IotlbConfig newIotlb) {
-    return new ModelConfig(pageTableFormat, mode, newIotlb, flushQueue, cpus);
+    return new ModelConfig(pageTableFormat, mode, newIotlb, flushQueue, cpus, allocatorProfile);
+  }
+
+  public ModelConfig withAllocatorProfile(KernelProfile profile) {
+    return new ModelConfig(pageTableFormat, mode, iotlb, flushQueue, cpus, profile);
   }
 
   public ModelConfig withFlushQueue(FlushQueueParams params, int possibleCpus) {
-    return new ModelConfig(pageTableFormat, mode, iotlb, params, possibleCpus);
+    return new ModelConfig(pageTableFormat, mode, iotlb, params, possibleCpus, allocatorProfile);
   }
 }

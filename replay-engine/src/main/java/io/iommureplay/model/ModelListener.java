@@ -64,6 +64,13 @@ public interface ModelListener {
    */
   default void tableFreed(IommuEvent at, Domain domain, TablePage table, StaleTable stillCached) {}
 
+  /**
+   * The kernel allocated IOVA {@code kernelPfn} (pages of the domain's granule); {@code modelPfn}
+   * is what the allocator model chose (they differ where the model disagreed; -1 failed).
+   */
+  default void iovaAllocated(
+      IommuEvent event, Domain domain, long kernelPfn, long pages, long modelPfn) {}
+
   /** A lazy domain's flush queue released an IOVA range after the flush that covers it. */
   default void iovaReleased(IommuEvent at, Domain domain, long pfn, long pages) {}
 
