@@ -58,6 +58,26 @@ public record Detection(
     }
   }
 
+  /** This detection, placed in flush window {@code windowId} of its domain. */
+  public Detection withFlushWindow(long windowId) {
+    return new Detection(
+        type,
+        severity,
+        host,
+        domain,
+        device,
+        iovaStart,
+        iovaEnd,
+        physStart,
+        physEnd,
+        tsNs,
+        evidence,
+        message,
+        otherDomain,
+        otherDevice,
+        windowId);
+  }
+
   /**
    * A builder of a detection of {@code type}; host, domain, IOVA range, time, evidence and message
    * are required.

@@ -85,6 +85,12 @@ public final class IommuModel {
     this.deferred = new DeferredRelease(config, iotlb, listener);
   }
 
+  /** The open parts of any window of {@code domain} within {@code [iova, iova + size)}. */
+  public void forEachOpenWindowRange(
+      long domain, long iova, long size, IotlbModel.RangeVisitor visitor) {
+    iotlb.forEachOpenRange(domain, iova, size, visitor);
+  }
+
   /** The open use-after-unmap windows of a domain. */
   public void forEachOpenWindow(long domain, Consumer<Window> action) {
     iotlb.forEachOpenWindow(domain, action);
@@ -160,8 +166,11 @@ public final class IommuModel {
     Domain domain = domainOf(event);
     if (domain == null || domain.iova() == null || alloc.getPath() != IovaPath.FAST) return;
     long modelPfn = domain.iova().allocated(alloc, event.getCpu(), event.getTsNs());
-    if (modelPfn != -2 && alloc.getPfn() != null) {
+    if (modelPfn == -2) return;
+    if (alloc.getPfn() != null) {
       listener.iovaAllocated(event, domain, alloc.getPfn(), alloc.getPages(), modelPfn);
+    } else {
+      listener.iovaAllocationFailed(event, domain, alloc.getPages(), alloc.getLimitPfn());
     }
   }
 

@@ -71,6 +71,12 @@ public interface ModelListener {
   default void iovaAllocated(
       IommuEvent event, Domain domain, long kernelPfn, long pages, long modelPfn) {}
 
+  /**
+   * The kernel's IOVA allocation failed (alloc_iova_fast returned 0): {@code pages} below {@code
+   * limitPfn}. The domain's allocator model holds the state it failed in.
+   */
+  default void iovaAllocationFailed(IommuEvent event, Domain domain, long pages, long limitPfn) {}
+
   /** A lazy domain's flush queue released an IOVA range after the flush that covers it. */
   default void iovaReleased(IommuEvent at, Domain domain, long pfn, long pages) {}
 

@@ -346,6 +346,23 @@ public final class IotlbModel {
   }
 
   /** The cached pieces of {@code window}, in address order. */
+  /**
+   * The open parts of any window of {@code domain} in {@code [iova, iova + size)}, whatever cache
+   * holds them.
+   */
+  public void forEachOpenRange(long domain, long iova, long size, RangeVisitor visitor) {
+    checkRange(iova, size);
+    DomainCaches d = find(domain);
+    if (d == null) {
+      return;
+    }
+    for (Extent p : overlaps(d.windows, iova & ~PAGE_MASK, iova + size - 1 | PAGE_MASK)) {
+      if (p.holders != 0) {
+        visitor.visit(p.window, p.first, p.last);
+      }
+    }
+  }
+
   public void forEachOpenRange(Window window, RangeVisitor visitor) {
     for (Extent p : pieces(window)) {
       visitor.visit(window, p.first, p.last);

@@ -133,6 +133,27 @@ public final class Window extends Extent {
     return runPaddr == NO_PADDR ? NO_PADDR : runPaddr + (address - runIova);
   }
 
+  /** A physically contiguous run of the window's range. */
+  @FunctionalInterface
+  public interface RunVisitor {
+    void run(long iova, long paddr, long size);
+  }
+
+  /**
+   * The physically contiguous runs of the range, in IOVA order ({@code paddr} {@link #NO_PADDR}
+   * where not known).
+   */
+  public void forEachPhysRun(RunVisitor visitor) {
+    if (physRuns == null) {
+      visitor.run(iova, paddr, size);
+      return;
+    }
+    for (int i = 0; i < physRuns.length; i += 2) {
+      long end = i + 2 < physRuns.length ? physRuns[i + 2] : iova + size;
+      visitor.run(physRuns[i], physRuns[i + 1], end - physRuns[i]);
+    }
+  }
+
   /** First byte of the first page of the range. */
   long firstPage() {
     return iova & ~IotlbModel.PAGE_MASK;

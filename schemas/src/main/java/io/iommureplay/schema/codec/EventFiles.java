@@ -180,8 +180,8 @@ public final class EventFiles {
    * Streams the records of a container file one block at a time, so memory stays constant whatever
    * the file size. Not thread-safe.
    *
-   * <p>{@link #next()} reuses one record object: the record it returns is overwritten by the
-   * following call. Copy it (e.g. {@code SpecificData.get().deepCopy(schema, record)}) to keep it.
+   * <p>{@link #next()} returns a new record each time: the replay keeps some (unmaps waiting for
+   * their domain), and a reused object would change under it.
    *
    * @param <T> the record class
    */
@@ -191,7 +191,6 @@ public final class EventFiles {
     private final Path file;
     private final DataFileReader<T> avro;
     private final long length;
-    private T reuse;
     private long recordsRead;
 
     private RecordReader(Path file, DataFileReader<T> avro, long length) {
@@ -222,7 +221,7 @@ public final class EventFiles {
     }
 
     /**
-     * The next record, in the object returned by the previous call when Avro can reuse it.
+     * The next record, a new object: callers (the replay model) may keep it.
      *
      * @throws NoSuchElementException when no record is left
      * @throws CorruptFileException when the record cannot be decoded
@@ -232,13 +231,14 @@ public final class EventFiles {
       if (!hasNext()) {
         throw new NoSuchElementException(file + ": no record after record " + recordsRead);
       }
+      T record;
       try {
-        reuse = avro.next(reuse);
-      } catch (IOException | RuntimeException e) {
+        record = avro.next();
+      } catch (RuntimeException e) {
         throw corrupt(AvroFailures.describe(e), e);
       }
       recordsRead++;
-      return reuse;
+      return record;
     }
 
     private CorruptFileException corrupt(String problem, Exception cause) {
