@@ -5,6 +5,7 @@ import io.iommureplay.model.ModelListener;
 import io.iommureplay.model.iova.FragmentationSample;
 import io.iommureplay.schema.FindingType;
 import io.iommureplay.schema.IommuEvent;
+import io.iommureplay.schema.IovaAllocation;
 import io.iommureplay.schema.Severity;
 import java.util.HashMap;
 import java.util.Map;
@@ -70,7 +71,7 @@ final class FragmentationDetector implements ModelListener {
       IommuEvent event, Domain domain, long kernelPfn, long pages, long modelPfn) {
     Trend trend = trends.computeIfAbsent(domain.id(), d -> new Trend());
     if (++trend.allocations % config.sampleEveryAllocations() != 0) return;
-    long limit = kernelPfn <= DMA_32BIT_PFN ? DMA_32BIT_PFN : kernelPfn + pages;
+    long limit = ((IovaAllocation) event.getPayload()).getLimitPfn();
     double index = domain.iova().allocator().fragmentation(limit).fragmentationIndex();
     if (index <= config.highFragmentation()) {
       trend.highSamples = 0;
