@@ -1,6 +1,7 @@
 package io.iommureplay.detect;
 
 import io.iommureplay.model.Domain;
+import io.iommureplay.model.FreedTable;
 import io.iommureplay.model.IommuModel;
 import io.iommureplay.model.ModelListener;
 import io.iommureplay.model.ReservedRegions;
@@ -8,7 +9,6 @@ import io.iommureplay.model.iotlb.IotlbListener.Closure;
 import io.iommureplay.model.iotlb.StaleTable;
 import io.iommureplay.model.iotlb.Window;
 import io.iommureplay.model.pagetable.MapResult;
-import io.iommureplay.model.pagetable.TablePage;
 import io.iommureplay.model.sva.PasidSpace;
 import io.iommureplay.schema.FindingType;
 import io.iommureplay.schema.IommuEvent;
@@ -174,7 +174,7 @@ final class UseAfterUnmapDetector implements ModelListener {
   }
 
   @Override
-  public void tableFreed(IommuEvent at, Domain domain, TablePage table, StaleTable stillCached) {
+  public void tableFreed(IommuEvent at, Domain domain, FreedTable table, StaleTable stillCached) {
     if (stillCached == null) return;
     out.add(
         Detection.builder(FindingType.TABLE_FREE_BEFORE_FLUSH, Severity.HIGH)

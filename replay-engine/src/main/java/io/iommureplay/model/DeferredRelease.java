@@ -9,6 +9,9 @@ import io.iommureplay.model.pagetable.MapResult;
 import io.iommureplay.model.pagetable.TableFreeTiming;
 import io.iommureplay.model.pagetable.TablePage;
 import io.iommureplay.model.pagetable.UnmapResult;
+import io.iommureplay.model.snapshot.SnapshotFormatException;
+import io.iommureplay.model.snapshot.SnapshotInput;
+import io.iommureplay.model.snapshot.SnapshotOutput;
 import io.iommureplay.schema.EventType;
 import io.iommureplay.schema.FlushQueueOp;
 import io.iommureplay.schema.FlushScope;
@@ -18,6 +21,7 @@ import io.iommureplay.schema.IotlbInvalidation;
 import io.iommureplay.schema.Unmapping;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 
 /**
  * When what an unmap gave up really goes back: the page-table pages it unlinked, and (lazily) its
@@ -67,8 +71,11 @@ final class DeferredRelease {
     long freelist = FlushQueue.NO_TABLE_PAGES;
     // VT-d frees unmapped tables after the caller's flush; AMD and ARM flush for themselves first.
     if (result.freeTiming() == TableFreeTiming.AFTER_CALLER_FLUSH) {
-      unlinked(event, domain, result.freedTables());
-      freelist = held.hold(event.getSeq(), result.freedTables(), FlushQueue.NO_TABLE_PAGES);
+      freelist =
+          held.hold(
+              event.getSeq(),
+              unlinked(event, domain, result.freedTables()),
+              FlushQueue.NO_TABLE_PAGES);
     }
     if (event.getCpu() < 0) {
       if (freelist != FlushQueue.NO_TABLE_PAGES) held.awaitFlush(domain.id(), freelist);
@@ -81,8 +88,7 @@ final class DeferredRelease {
   /** A VT-d map that replaced small pages by a superpage freed their tables before any flush. */
   void mapped(IommuEvent event, Domain domain, MapResult result) {
     if (result.freeTiming() != TableFreeTiming.IMMEDIATE) return;
-    unlinked(event, domain, result.freedTables());
-    for (TablePage table : result.freedTables()) freed(domain, table);
+    for (FreedTable table : unlinked(event, domain, result.freedTables())) freed(domain, table);
   }
 
   /** queue_iova() of a lazy unmap (FQ_ENQUEUE). */
@@ -128,7 +134,7 @@ final class DeferredRelease {
           reason(invalidation.getTrigger(), event.getCpu()));
     }
     for (long freelist : held.flushed(domain.id())) {
-      for (TablePage table : held.release(freelist)) freed(domain, table);
+      for (FreedTable table : held.release(freelist)) freed(domain, table);
     }
   }
 
@@ -150,21 +156,23 @@ final class DeferredRelease {
         seq, current.getTsNs(), cpu, iova / granule, (size + granule - 1) / granule, freelist);
   }
 
-  /** The tables left the tree: their paging-structure-cache entries may stay cached for now. */
-  private void unlinked(IommuEvent event, Domain domain, List<TablePage> tables) {
-    for (TablePage table : tables) {
+  /**
+   * The tables left the tree: their paging-structure-cache entries may stay cached for now. Returns
+   * what their release will need.
+   */
+  private List<FreedTable> unlinked(IommuEvent event, Domain domain, List<TablePage> pages) {
+    if (pages.isEmpty()) return List.of();
+    List<FreedTable> tables = pages.stream().map(FreedTable::of).toList();
+    for (FreedTable table : tables) {
       iotlb.tableUnlinked(
           domain.id(),
           table.level(),
           table.spanStart(),
-          spanSize(table),
+          table.spanSize(),
           event.getTsNs(),
           event.getSeq());
     }
-  }
-
-  private static long spanSize(TablePage table) {
-    return table.spanLast() - table.spanStart() + 1;
+    return tables;
   }
 
   /** The flush queue of a domain the trace shows to be lazy, made on first sight. */
@@ -172,28 +180,80 @@ final class DeferredRelease {
     if (domain.flushQueue() == null) {
       domain.makeLazy(
           FlushQueue.following(
-              config.flushQueue(),
-              config.cpus(),
-              FlushQueue.NO_OWN_TIMER,
-              new FlushQueueListener() {
-                @Override
-                public void tablePagesReleased(long freelist) {
-                  for (TablePage table : held.release(freelist)) freed(domain, table);
-                }
-
-                @Override
-                public void iovaReleased(long pfn, long pages) {
-                  listener.iovaReleased(current, domain, pfn, pages);
-                }
-              }));
+              config.flushQueue(), config.cpus(), FlushQueue.NO_OWN_TIMER, queueListener(domain)));
     }
     return domain.flushQueue();
   }
 
+  /** What {@code domain}'s flush queue releases goes back through here (also on restore). */
+  FlushQueueListener queueListener(Domain domain) {
+    return new FlushQueueListener() {
+      @Override
+      public void tablePagesReleased(long freelist) {
+        for (FreedTable table : held.release(freelist)) freed(domain, table);
+      }
+
+      @Override
+      public void iovaReleased(long pfn, long pages) {
+        listener.iovaReleased(current, domain, pfn, pages);
+      }
+    };
+  }
+
   /** A table page goes back to the page allocator now: it must no longer be cached. */
-  private void freed(Domain domain, TablePage table) {
-    StaleTable stale = iotlb.cachedTable(domain.id(), table.spanStart(), spanSize(table));
+  private void freed(Domain domain, FreedTable table) {
+    StaleTable stale = iotlb.cachedTable(domain.id(), table.spanStart(), table.spanSize());
     listener.tableFreed(current, domain, table, stale);
+  }
+
+  /**
+   * Writes the held tables, the unmaps waiting for their enqueue and each CPU's last event type;
+   * {@code current} is not state: every event sets it before use.
+   */
+  void save(SnapshotOutput out) {
+    held.save(out);
+    out.writeVarInt(pending.length);
+    for (PendingEnqueue p : pending) {
+      out.writeBoolean(p.isSet());
+      if (p.isSet()) {
+        out.writeVarLong(p.domain.id())
+            .writeVarLong(p.seq)
+            .writeLong(p.iova)
+            .writeVarLong(p.size)
+            .writeSignedVarLong(p.freelist);
+      }
+    }
+    out.writeVarInt(lastType.length);
+    for (EventType type : lastType) out.writeVarInt(type == null ? 0 : type.ordinal() + 1);
+  }
+
+  /** Reads what {@link #save} wrote, into a new instance; pending unmaps name their domain. */
+  void restore(SnapshotInput in, Map<Long, Domain> domains) {
+    held.restore(in);
+    pending = new PendingEnqueue[in.readCount()];
+    for (int cpu = 0; cpu < pending.length; cpu++) {
+      pending[cpu] = new PendingEnqueue();
+      if (!in.readBoolean()) continue;
+      long id = in.readVarLong();
+      Domain domain = domains.get(id);
+      if (domain == null)
+        throw new SnapshotFormatException(
+            "CPU "
+                + cpu
+                + " waits for an enqueue of domain "
+                + id
+                + ", which is not in the snapshot");
+      pending[cpu].set(
+          domain, in.readVarLong(), in.readLong(), in.readVarLong(), in.readSignedVarLong());
+    }
+    lastType = new EventType[in.readCount()];
+    EventType[] types = EventType.values();
+    for (int cpu = 0; cpu < lastType.length; cpu++) {
+      int n = in.readVarInt();
+      if (n > types.length)
+        throw new SnapshotFormatException("unknown EventType ordinal " + (n - 1));
+      lastType[cpu] = n == 0 ? null : types[n - 1];
+    }
   }
 
   /**

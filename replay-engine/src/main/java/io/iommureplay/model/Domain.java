@@ -1,13 +1,17 @@
 package io.iommureplay.model;
 
 import io.iommureplay.model.flushqueue.FlushQueue;
+import io.iommureplay.model.flushqueue.FlushQueueListener;
 import io.iommureplay.model.pagetable.IoPageTable;
 import io.iommureplay.model.pagetable.PageTableFormat;
 import io.iommureplay.model.pagetable.TablePageListener;
+import io.iommureplay.model.snapshot.SnapshotInput;
+import io.iommureplay.model.snapshot.SnapshotOutput;
 import io.iommureplay.schema.DomainType;
 import java.util.Collections;
 import java.util.NavigableSet;
 import java.util.TreeSet;
+import java.util.function.Function;
 
 /**
  * One IOMMU domain of the model: its type, the devices attached to it, and its IO page table.
@@ -26,10 +30,10 @@ public final class Domain {
   /** The trace shows strict invalidation (an iotlb_sync after an unmap). */
   private boolean syncSeen;
 
-  Domain(long id, DomainType type, PageTableFormat format, TablePageListener tables) {
+  Domain(long id, DomainType type, IoPageTable pageTable) {
     this.id = id;
     this.type = type;
-    this.pageTable = new IoPageTable(format, tables);
+    this.pageTable = pageTable;
   }
 
   public long id() {
@@ -111,5 +115,39 @@ public final class Domain {
   /** The one attached device, or null when none or several are attached. */
   public String soleDevice() {
     return devices.size() == 1 ? devices.first() : null;
+  }
+
+  void save(SnapshotOutput out) {
+    out.writeVarLong(id).writeEnum(type).writeVarLong(granule).writeBoolean(syncSeen);
+    pageTable.save(out);
+    out.writeVarInt(devices.size());
+    devices.forEach(out::writeString);
+    reserved.save(out);
+    out.writeBoolean(flushQueue != null);
+    if (flushQueue != null) flushQueue.save(out);
+    out.writeBoolean(iova != null);
+    if (iova != null) iova.save(out);
+  }
+
+  /**
+   * Reads what {@link #save} wrote. The page table is of {@code format} (a table does not save its
+   * format); the flush queue reports to the listener {@code queueListener} makes for the domain.
+   */
+  static Domain restore(
+      SnapshotInput in,
+      PageTableFormat format,
+      Function<Domain, FlushQueueListener> queueListener) {
+    long id = in.readVarLong();
+    DomainType type = in.readEnum(DomainType.class);
+    long granule = in.readVarLong();
+    boolean syncSeen = in.readBoolean();
+    Domain d = new Domain(id, type, IoPageTable.restore(in, format, TablePageListener.NONE));
+    d.granule = granule;
+    d.syncSeen = syncSeen;
+    for (int n = in.readCount(); n > 0; n--) d.devices.add(in.readString());
+    d.reserved.restore(in);
+    if (in.readBoolean()) d.flushQueue = FlushQueue.restore(in, queueListener.apply(d));
+    if (in.readBoolean()) d.iova = IovaReplay.restore(in);
+    return d;
   }
 }

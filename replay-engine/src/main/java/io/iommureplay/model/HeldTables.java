@@ -1,10 +1,12 @@
 package io.iommureplay.model;
 
-import io.iommureplay.model.pagetable.TablePage;
+import io.iommureplay.model.snapshot.SnapshotInput;
+import io.iommureplay.model.snapshot.SnapshotOutput;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * Page-table pages an unmap unlinked, held until their release: a lazy unmap's go with its
@@ -13,13 +15,13 @@ import java.util.Map;
  * sequence number.
  */
 final class HeldTables {
-  private final Map<Long, List<TablePage>> byFreelist = new HashMap<>();
+  private final Map<Long, List<FreedTable>> byFreelist = new HashMap<>();
 
   /** Strict freelists per domain, released by the domain's next invalidation. */
   private final Map<Long, List<Long>> awaitingFlush = new HashMap<>();
 
   /** Holds {@code tables}; returns their freelist id, or {@code none} when there are none. */
-  long hold(long freelist, List<TablePage> tables, long none) {
+  long hold(long freelist, List<FreedTable> tables, long none) {
     if (tables.isEmpty()) return none;
     byFreelist.put(freelist, List.copyOf(tables));
     return freelist;
@@ -30,8 +32,8 @@ final class HeldTables {
   }
 
   /** The tables of a freelist, now released (empty when unknown). */
-  List<TablePage> release(long freelist) {
-    List<TablePage> tables = byFreelist.remove(freelist);
+  List<FreedTable> release(long freelist) {
+    List<FreedTable> tables = byFreelist.remove(freelist);
     return tables == null ? List.of() : tables;
   }
 
@@ -39,5 +41,36 @@ final class HeldTables {
   List<Long> flushed(long domain) {
     List<Long> freelists = awaitingFlush.remove(domain);
     return freelists == null ? List.of() : freelists;
+  }
+
+  /** Freelists in id order (the maps' own order is not stable), each list in release order. */
+  void save(SnapshotOutput out) {
+    out.writeVarInt(byFreelist.size());
+    new TreeMap<>(byFreelist)
+        .forEach(
+            (freelist, tables) -> {
+              out.writeSignedVarLong(freelist).writeVarInt(tables.size());
+              tables.forEach(t -> t.save(out));
+            });
+    out.writeVarInt(awaitingFlush.size());
+    new TreeMap<>(awaitingFlush)
+        .forEach(
+            (domain, freelists) -> {
+              out.writeVarLong(domain).writeVarInt(freelists.size());
+              freelists.forEach(out::writeSignedVarLong);
+            });
+  }
+
+  void restore(SnapshotInput in) {
+    for (int n = in.readCount(); n > 0; n--) {
+      long freelist = in.readSignedVarLong();
+      List<FreedTable> tables = new ArrayList<>();
+      for (int i = in.readCount(); i > 0; i--) tables.add(FreedTable.restore(in));
+      byFreelist.put(freelist, List.copyOf(tables));
+    }
+    for (int n = in.readCount(); n > 0; n--) {
+      long domain = in.readVarLong();
+      for (int i = in.readCount(); i > 0; i--) awaitFlush(domain, in.readSignedVarLong());
+    }
   }
 }

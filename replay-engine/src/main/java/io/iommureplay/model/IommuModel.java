@@ -8,6 +8,9 @@ import io.iommureplay.model.pagetable.IoPageTable;
 import io.iommureplay.model.pagetable.MapResult;
 import io.iommureplay.model.pagetable.TablePageListener;
 import io.iommureplay.model.pagetable.UnmapResult;
+import io.iommureplay.model.snapshot.SnapshotFormatException;
+import io.iommureplay.model.snapshot.SnapshotInput;
+import io.iommureplay.model.snapshot.SnapshotOutput;
 import io.iommureplay.model.sva.PasidSpace;
 import io.iommureplay.schema.Attribution;
 import io.iommureplay.schema.DeviceAccess;
@@ -44,7 +47,7 @@ public final class IommuModel {
   private final Map<Long, Domain> domains = new TreeMap<>();
   private final Map<String, Domain> domainOfDevice = new TreeMap<>();
   private final OrphanUnmaps orphanUnmaps = new OrphanUnmaps();
-  private final PasidSpace pasids = new PasidSpace();
+  private final PasidSpace pasids;
   private final IotlbModel iotlb;
 
   /**
@@ -59,30 +62,112 @@ public final class IommuModel {
   private final DeferredRelease deferred;
 
   public IommuModel(ModelConfig config, ModelListener listener) {
+    this(
+        config,
+        listener,
+        new IotlbModel(config.iotlb(), iotlbListener(listener)),
+        new PasidSpace());
+  }
+
+  /** Both a new and a restored model are made here, so their listeners are wired alike. */
+  private IommuModel(
+      ModelConfig config, ModelListener listener, IotlbModel iotlb, PasidSpace pasids) {
     this.config = config;
     this.listener = listener;
+    this.iotlb = iotlb;
+    this.pasids = pasids;
     orphanUnmaps.onEvict(
         o -> listener.notApplied(o.event(), "no domain: the unmap could not be attributed"));
-    this.iotlb =
-        new IotlbModel(
-            config.iotlb(),
-            new IotlbListener() {
-              @Override
-              public void windowClosed(Window window, long openNs, long seq, Closure cause) {
-                listener.windowClosed(window, openNs, seq, cause);
-              }
-
-              @Override
-              public void windowPartlyInvalidated(Window window, long missedBytes, long seq) {
-                listener.windowPartlyFlushed(window, missedBytes, seq);
-              }
-
-              @Override
-              public void tableFlushed(StaleTable table, long cachedNs, long seq) {
-                listener.tableFlushed(table, cachedNs, seq);
-              }
-            });
     this.deferred = new DeferredRelease(config, iotlb, listener);
+  }
+
+  private static IotlbListener iotlbListener(ModelListener listener) {
+    return new IotlbListener() {
+      @Override
+      public void windowClosed(Window window, long openNs, long seq, Closure cause) {
+        listener.windowClosed(window, openNs, seq, cause);
+      }
+
+      @Override
+      public void windowPartlyInvalidated(Window window, long missedBytes, long seq) {
+        listener.windowPartlyFlushed(window, missedBytes, seq);
+      }
+
+      @Override
+      public void tableFlushed(StaleTable table, long cachedNs, long seq) {
+        listener.tableFlushed(table, cachedNs, seq);
+      }
+    };
+  }
+
+  /**
+   * The whole state of the model as a versioned snapshot ({@link ModelSnapshot}); not the config or
+   * the listener, which {@link #restore(byte[], ModelConfig, ModelListener)} is given again. Call
+   * it between events.
+   */
+  public byte[] snapshot() {
+    return ModelSnapshot.write(this);
+  }
+
+  /**
+   * A model that goes on exactly as the one {@code snapshot} was taken of: the same events give the
+   * same listener calls, in the same order.
+   *
+   * @param config the config the snapshotted model was made with (its page-table format is checked)
+   * @throws SnapshotFormatException when {@code snapshot} is truncated, corrupt, of another format
+   *     version or of a model with another page-table format
+   */
+  public static IommuModel restore(byte[] snapshot, ModelConfig config, ModelListener listener) {
+    return ModelSnapshot.read(snapshot, config, listener);
+  }
+
+  /** Writes the state {@link #restore(SnapshotInput, ModelConfig, ModelListener)} reads. */
+  void save(SnapshotOutput out) {
+    out.writeString(config.pageTableFormat().name())
+        .writeLong(config.pageTableFormat().pageSizes())
+        .writeBoolean(sawHardwareFlush);
+    iotlb.save(out);
+    pasids.save(out);
+    out.writeVarInt(domains.size());
+    for (Domain d : domains.values()) d.save(out);
+    orphanUnmaps.save(out);
+    deferred.save(out);
+  }
+
+  static IommuModel restore(SnapshotInput in, ModelConfig config, ModelListener listener) {
+    String format = in.readString();
+    long pageSizes = in.readLong();
+    if (!config.pageTableFormat().name().equals(format)
+        || config.pageTableFormat().pageSizes() != pageSizes) {
+      throw new SnapshotFormatException(
+          "snapshot of a model with %s tables (page sizes 0x%x), config has %s (0x%x)"
+              .formatted(
+                  format,
+                  pageSizes,
+                  config.pageTableFormat().name(),
+                  config.pageTableFormat().pageSizes()));
+    }
+    boolean sawHardwareFlush = in.readBoolean();
+    IommuModel model =
+        new IommuModel(
+            config,
+            listener,
+            IotlbModel.restore(in, iotlbListener(listener)),
+            PasidSpace.restore(in));
+    model.sawHardwareFlush = sawHardwareFlush;
+    for (int n = in.readCount(); n > 0; n--) {
+      Domain d = Domain.restore(in, config.pageTableFormat(), model.deferred::queueListener);
+      if (model.domains.put(d.id(), d) != null)
+        throw new SnapshotFormatException("domain " + d.id() + " twice");
+      // Each device is in one domain's device set: the map from devices is derived from them.
+      for (String device : d.devices()) {
+        if (model.domainOfDevice.put(device, d) != null)
+          throw new SnapshotFormatException("device " + device + " in two domains");
+      }
+    }
+    model.orphanUnmaps.restore(in);
+    model.deferred.restore(in, model.domains);
+    return model;
   }
 
   /** The open parts of any window of {@code domain} within {@code [iova, iova + size)}. */
@@ -430,7 +515,11 @@ public final class IommuModel {
     if (id < 0) return null;
     Domain domain = domains.get(id);
     if (domain == null) {
-      domain = new Domain(id, DomainType.UNKNOWN, config.pageTableFormat(), TablePageListener.NONE);
+      domain =
+          new Domain(
+              id,
+              DomainType.UNKNOWN,
+              new IoPageTable(config.pageTableFormat(), TablePageListener.NONE));
       domains.put(id, domain);
       iotlb.defineDomain(id, false);
     }

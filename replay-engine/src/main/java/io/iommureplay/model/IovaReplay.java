@@ -4,12 +4,15 @@ import io.iommureplay.model.iova.IovaAllocator;
 import io.iommureplay.model.iova.KernelProfile;
 import io.iommureplay.model.iova.LinuxIovaAllocator;
 import io.iommureplay.model.iova.LinuxIovaAllocator.Adoption;
+import io.iommureplay.model.snapshot.SnapshotInput;
+import io.iommureplay.model.snapshot.SnapshotOutput;
 import io.iommureplay.schema.IovaAllocation;
 import io.iommureplay.schema.IovaFree;
 import io.iommureplay.schema.IovaPath;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * The kernel's IOVA allocator of one DMA domain, replayed decision by decision: every
@@ -46,8 +49,11 @@ public final class IovaReplay {
   private long inferredFrees;
 
   IovaReplay(KernelProfile profile, int cpus, long granule, long startPfn) {
-    this.model =
-        new LinuxIovaAllocator(profile, cpus, Long.numberOfTrailingZeros(granule), startPfn);
+    this(new LinuxIovaAllocator(profile, cpus, Long.numberOfTrailingZeros(granule), startPfn));
+  }
+
+  private IovaReplay(LinuxIovaAllocator model) {
+    this.model = model;
   }
 
   /** The allocator model, for statistics and fragmentation samples (read, do not drive). */
@@ -152,5 +158,42 @@ public final class IovaReplay {
 
   public Map<Adoption, Long> adoptions() {
     return Map.copyOf(adoptions);
+  }
+
+  /** The kernel's live IOVAs go in pfn order, each pfn as its distance from the previous one. */
+  void save(SnapshotOutput out) {
+    model.save(out);
+    out.writeVarInt(kernelLive.size());
+    long previous = 0;
+    for (Map.Entry<Long, Long> e : new TreeMap<>(kernelLive).entrySet()) {
+      out.writeVarLong(e.getKey() - previous).writeVarLong(e.getValue());
+      previous = e.getKey();
+    }
+    out.writeVarInt(adoptions.size());
+    adoptions.forEach((adoption, n) -> out.writeEnum(adoption).writeVarLong(n));
+    out.writeSignedVarLong(lastFastFree)
+        .writeVarLong(allocations)
+        .writeVarLong(agreed)
+        .writeVarLong(afterMissedFree)
+        .writeVarLong(cacheHitPredicted)
+        .writeVarLong(inferredFrees);
+  }
+
+  static IovaReplay restore(SnapshotInput in) {
+    IovaReplay r = new IovaReplay(LinuxIovaAllocator.restore(in));
+    long pfn = 0;
+    for (int n = in.readCount(); n > 0; n--) {
+      pfn += in.readVarLong();
+      r.kernelLive.put(pfn, in.readVarLong());
+    }
+    for (int n = in.readCount(); n > 0; n--)
+      r.adoptions.put(in.readEnum(Adoption.class), in.readVarLong());
+    r.lastFastFree = in.readSignedVarLong();
+    r.allocations = in.readVarLong();
+    r.agreed = in.readVarLong();
+    r.afterMissedFree = in.readVarLong();
+    r.cacheHitPredicted = in.readVarLong();
+    r.inferredFrees = in.readVarLong();
+    return r;
   }
 }

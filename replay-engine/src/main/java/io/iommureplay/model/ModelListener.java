@@ -4,7 +4,6 @@ import io.iommureplay.model.iotlb.IotlbListener;
 import io.iommureplay.model.iotlb.StaleTable;
 import io.iommureplay.model.iotlb.Window;
 import io.iommureplay.model.pagetable.MapResult;
-import io.iommureplay.model.pagetable.TablePage;
 import io.iommureplay.model.pagetable.UnmapResult;
 import io.iommureplay.model.sva.PasidSpace;
 import io.iommureplay.schema.IommuEvent;
@@ -62,7 +61,7 @@ public interface ModelListener {
    * invalidation with IH=0 covered its span since it was unlinked: the IOMMU may still walk it
    * through its paging-structure caches (TABLE_FREE_BEFORE_FLUSH).
    */
-  default void tableFreed(IommuEvent at, Domain domain, TablePage table, StaleTable stillCached) {}
+  default void tableFreed(IommuEvent at, Domain domain, FreedTable table, StaleTable stillCached) {}
 
   /**
    * The kernel allocated IOVA {@code kernelPfn} (pages of the domain's granule); {@code modelPfn}

@@ -4,7 +4,6 @@ import io.iommureplay.model.iotlb.IotlbListener;
 import io.iommureplay.model.iotlb.StaleTable;
 import io.iommureplay.model.iotlb.Window;
 import io.iommureplay.model.pagetable.MapResult;
-import io.iommureplay.model.pagetable.TablePage;
 import io.iommureplay.model.pagetable.UnmapResult;
 import io.iommureplay.model.sva.PasidSpace;
 import io.iommureplay.schema.IommuEvent;
@@ -69,7 +68,7 @@ public final class ModelListeners {
 
       @Override
       public void tableFreed(
-          IommuEvent at, Domain domain, TablePage table, StaleTable stillCached) {
+          IommuEvent at, Domain domain, FreedTable table, StaleTable stillCached) {
         all.forEach(l -> l.tableFreed(at, domain, table, stillCached));
       }
 

@@ -1,5 +1,10 @@
 package io.iommureplay.model;
 
+import io.iommureplay.model.snapshot.SnapshotFormatException;
+import io.iommureplay.model.snapshot.SnapshotInput;
+import io.iommureplay.model.snapshot.SnapshotOutput;
+import io.iommureplay.schema.Attribution;
+import io.iommureplay.schema.EventType;
 import io.iommureplay.schema.IommuEvent;
 import io.iommureplay.schema.Unmapping;
 import java.util.ArrayDeque;
@@ -81,6 +86,57 @@ final class OrphanUnmaps {
   /** Where orphans go that are pushed out. */
   void onEvict(Consumer<Orphan> sink) {
     onEvict = sink;
+  }
+
+  /**
+   * Writes the kept unmaps oldest first, each with every field of its event: the listener is handed
+   * them again when they are adopted or given up.
+   */
+  void save(SnapshotOutput out) {
+    out.writeVarInt(byAge.size());
+    for (Orphan o : byAge) {
+      IommuEvent e = o.event();
+      Unmapping u = o.unmap();
+      out.writeString(e.getHost())
+          .writeVarLong(e.getSeq())
+          .writeSignedVarLong(e.getTsNs())
+          .writeSignedVarLong(e.getCpu())
+          .writeString(e.getSource())
+          .writeSignedVarLong(e.getDomain())
+          .writeString(e.getDevice())
+          .writeEnum(e.getAttribution())
+          .writeLong(u.getIova())
+          .writeVarLong(u.getSize())
+          .writeVarLong(u.getUnmappedSize())
+          .writeBoolean(u.getDurationNs() != null);
+      if (u.getDurationNs() != null) out.writeVarLong(u.getDurationNs());
+    }
+  }
+
+  /** Reads what {@link #save} wrote into an empty instance. */
+  void restore(SnapshotInput in) {
+    int n = in.readCount();
+    if (n > CAPACITY) throw new SnapshotFormatException(n + " orphan unmaps, at most " + CAPACITY);
+    for (; n > 0; n--) {
+      IommuEvent.Builder e =
+          IommuEvent.newBuilder()
+              .setType(EventType.UNMAP)
+              .setHost(in.readString())
+              .setSeq(in.readVarLong())
+              .setTsNs(in.readSignedVarLong())
+              .setCpu((int) in.readSignedVarLong())
+              .setSource(in.readString())
+              .setDomain(in.readSignedVarLong())
+              .setDevice(in.readString())
+              .setAttribution(in.readEnum(Attribution.class));
+      Unmapping u =
+          new Unmapping(
+              in.readLong(),
+              in.readVarLong(),
+              in.readVarLong(),
+              in.readBoolean() ? in.readVarLong() : null);
+      add(e.setPayload(u).build(), u);
+    }
   }
 
   /** Hands every kept orphan to {@code sink}, oldest first, and forgets them. */

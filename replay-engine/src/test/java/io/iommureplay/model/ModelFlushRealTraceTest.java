@@ -11,7 +11,6 @@ import io.iommureplay.model.iotlb.IotlbListener.Closure;
 import io.iommureplay.model.iotlb.StaleTable;
 import io.iommureplay.model.iotlb.Window;
 import io.iommureplay.model.pagetable.PageTableFormat;
-import io.iommureplay.model.pagetable.TablePage;
 import io.iommureplay.schema.IommuEvent;
 import io.iommureplay.schema.IotlbInvalidation;
 import io.iommureplay.testing.SharedTraces;
@@ -72,7 +71,7 @@ class ModelFlushRealTraceTest {
     }
 
     @Override
-    public void tableFreed(IommuEvent at, Domain domain, TablePage table, StaleTable stillCached) {
+    public void tableFreed(IommuEvent at, Domain domain, FreedTable table, StaleTable stillCached) {
       tablesFreed++;
       if (stillCached != null) tablesFreedWhileCached++;
     }
