@@ -280,7 +280,9 @@ public final class IommuModel {
     if (domain == null) return;
     domain.setGranule(init.getGranule());
     if (domain.type() == DomainType.UNKNOWN) {
-      domain.setType(DomainType.DMA); // dma-iommu owns it; lazy once its unmaps are seen queued
+      // dma-iommu owns it. Lazy once its unmaps are seen queued, whatever the mode; until then
+      // what the mode says (auto: strict, the kernel's default for DMA domains).
+      domain.setType(config.mode() == InvalidationMode.LAZY ? DomainType.DMA_FQ : DomainType.DMA);
     }
     domain.setIova(
         new IovaReplay(
