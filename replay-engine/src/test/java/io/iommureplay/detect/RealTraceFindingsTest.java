@@ -2,15 +2,12 @@ package io.iommureplay.detect;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.iommureplay.importer.FtraceImporter;
-import io.iommureplay.importer.ImportSink;
 import io.iommureplay.importer.TraceInput;
 import io.iommureplay.model.IommuModel;
 import io.iommureplay.model.ModelConfig;
 import io.iommureplay.model.pagetable.PageTableFormat;
 import io.iommureplay.schema.Finding;
 import io.iommureplay.schema.FindingType;
-import io.iommureplay.schema.IommuEvent;
 import io.iommureplay.schema.Severity;
 import io.iommureplay.testing.SharedTraces;
 import java.io.BufferedReader;
@@ -107,23 +104,12 @@ class RealTraceFindingsTest {
     FindingPipeline pipeline = new FindingPipeline(trace, DetectorConfig.DEFAULTS, findings::add);
     IommuModel model = new IommuModel(CAPTURE, pipeline.listener());
     pipeline.attach(model);
-    FtraceImporter importer =
-        new FtraceImporter(
-            trace,
-            new ImportSink() {
-              @Override
-              public void event(IommuEvent event) {
-                pipeline.beforeEvent(event);
-                model.apply(event);
-              }
-
-              @Override
-              public void rejected(RejectedLine line) {}
-            });
-    try (BufferedReader in = TraceInput.open(SharedTraces.trace(trace))) {
-      importer.read(trace, in);
-    }
-    importer.finish();
+    SharedTraces.forEachEvent(
+        trace,
+        event -> {
+          pipeline.beforeEvent(event);
+          model.apply(event);
+        });
     pipeline.finish();
     return findings;
   }

@@ -2,9 +2,6 @@ package io.iommureplay.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.iommureplay.importer.FtraceImporter;
-import io.iommureplay.importer.ImportSink;
-import io.iommureplay.importer.TraceInput;
 import io.iommureplay.model.flushqueue.FlushQueue;
 import io.iommureplay.model.flushqueue.FlushQueue.Stat;
 import io.iommureplay.model.iotlb.IotlbListener.Closure;
@@ -14,7 +11,6 @@ import io.iommureplay.model.pagetable.PageTableFormat;
 import io.iommureplay.schema.IommuEvent;
 import io.iommureplay.schema.IotlbInvalidation;
 import io.iommureplay.testing.SharedTraces;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -141,22 +137,7 @@ class ModelFlushRealTraceTest {
 
   private static IommuModel replay(String name, ModelListener listener) throws IOException {
     IommuModel model = new IommuModel(CAPTURE, listener);
-    FtraceImporter importer =
-        new FtraceImporter(
-            name,
-            new ImportSink() {
-              @Override
-              public void event(IommuEvent event) {
-                model.apply(event);
-              }
-
-              @Override
-              public void rejected(RejectedLine line) {}
-            });
-    try (BufferedReader in = TraceInput.open(SharedTraces.trace(name))) {
-      importer.read(name, in);
-    }
-    importer.finish();
+    SharedTraces.forEachEvent(name, model::apply);
     model.finish();
     return model;
   }

@@ -2,9 +2,6 @@ package io.iommureplay.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.iommureplay.importer.FtraceImporter;
-import io.iommureplay.importer.ImportSink;
-import io.iommureplay.importer.TraceInput;
 import io.iommureplay.model.pagetable.MapResult;
 import io.iommureplay.model.pagetable.PageTableFormat;
 import io.iommureplay.model.pagetable.UnmapResult;
@@ -12,7 +9,6 @@ import io.iommureplay.schema.IommuEvent;
 import io.iommureplay.schema.Mapping;
 import io.iommureplay.schema.Unmapping;
 import io.iommureplay.testing.SharedTraces;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -121,21 +117,6 @@ class ModelRealTraceTest {
   }
 
   private static void importInto(String name, IommuModel model) throws IOException {
-    FtraceImporter importer =
-        new FtraceImporter(
-            name,
-            new ImportSink() {
-              @Override
-              public void event(IommuEvent event) {
-                model.apply(event);
-              }
-
-              @Override
-              public void rejected(RejectedLine line) {}
-            });
-    try (BufferedReader in = TraceInput.open(SharedTraces.trace(name))) {
-      importer.read(name, in);
-    }
-    importer.finish();
+    SharedTraces.forEachEvent(name, model::apply);
   }
 }

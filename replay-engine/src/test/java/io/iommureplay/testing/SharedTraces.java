@@ -3,12 +3,18 @@ package io.iommureplay.testing;
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.iommureplay.importer.FtraceImporter;
+import io.iommureplay.importer.ImportSink;
+import io.iommureplay.importer.TraceInput;
+import io.iommureplay.schema.IommuEvent;
+import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * The real captures in ../shared/traces (read-only test data beside the repository). Tests that
@@ -29,6 +35,28 @@ public final class SharedTraces {
 
   public static Path trace(String name) {
     return dir().resolve(name + ".trace.gz");
+  }
+
+  /** Imports a shared trace (host = its name) and hands every event to {@code sink}, in order. */
+  public static void forEachEvent(String name, Consumer<IommuEvent> sink) {
+    FtraceImporter importer =
+        new FtraceImporter(
+            name,
+            new ImportSink() {
+              @Override
+              public void event(IommuEvent event) {
+                sink.accept(event);
+              }
+
+              @Override
+              public void rejected(RejectedLine line) {}
+            });
+    try (BufferedReader in = TraceInput.open(trace(name))) {
+      importer.read(name, in);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    importer.finish();
   }
 
   /**

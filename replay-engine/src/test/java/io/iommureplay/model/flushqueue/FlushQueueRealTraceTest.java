@@ -2,9 +2,6 @@ package io.iommureplay.model.flushqueue;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.iommureplay.importer.FtraceImporter;
-import io.iommureplay.importer.ImportSink;
-import io.iommureplay.importer.TraceInput;
 import io.iommureplay.model.flushqueue.FlushQueue.Stat;
 import io.iommureplay.schema.Attribution;
 import io.iommureplay.schema.EventType;
@@ -18,7 +15,6 @@ import io.iommureplay.schema.IovaPath;
 import io.iommureplay.schema.Mapping;
 import io.iommureplay.schema.Unmapping;
 import io.iommureplay.testing.SharedTraces;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.util.ArrayDeque;
@@ -112,22 +108,7 @@ class FlushQueueRealTraceTest {
   }
 
   private static void importTrace(Consumer<IommuEvent> consumer) throws IOException {
-    FtraceImporter importer =
-        new FtraceImporter(
-            TRACE,
-            new ImportSink() {
-              @Override
-              public void event(IommuEvent event) {
-                consumer.accept(event);
-              }
-
-              @Override
-              public void rejected(RejectedLine line) {}
-            });
-    try (BufferedReader in = TraceInput.open(SharedTraces.trace(TRACE))) {
-      importer.read(TRACE, in);
-    }
-    importer.finish();
+    SharedTraces.forEachEvent(TRACE, consumer);
   }
 
   /** kprobe_profile.txt: {@code name hits misses}. */

@@ -2,18 +2,13 @@ package io.iommureplay.model.iova;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.iommureplay.importer.FtraceImporter;
-import io.iommureplay.importer.ImportSink;
-import io.iommureplay.importer.TraceInput;
 import io.iommureplay.model.Domain;
 import io.iommureplay.model.IommuModel;
 import io.iommureplay.model.IovaReplay;
 import io.iommureplay.model.ModelConfig;
 import io.iommureplay.model.ModelListener;
 import io.iommureplay.model.pagetable.PageTableFormat;
-import io.iommureplay.schema.IommuEvent;
 import io.iommureplay.testing.SharedTraces;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -80,22 +75,7 @@ class LinuxIovaAllocatorRealTraceTest {
             .withFlushQueue(ModelConfig.defaults().flushQueue(), 2)
             .withAllocatorProfile(profile);
     IommuModel model = new IommuModel(config, ModelListener.NONE);
-    FtraceImporter importer =
-        new FtraceImporter(
-            trace,
-            new ImportSink() {
-              @Override
-              public void event(IommuEvent event) {
-                model.apply(event);
-              }
-
-              @Override
-              public void rejected(RejectedLine line) {}
-            });
-    try (BufferedReader in = TraceInput.open(SharedTraces.trace(trace))) {
-      importer.read(trace, in);
-    }
-    importer.finish();
+    SharedTraces.forEachEvent(trace, model::apply);
     model.finish();
     List<IovaReplay> replays = new ArrayList<>();
     for (Domain d : model.domains()) {
