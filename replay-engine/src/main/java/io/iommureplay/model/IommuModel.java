@@ -59,6 +59,11 @@ public final class IommuModel {
   /** Reused buffer of the (iova, paddr) runs of the range being unmapped. */
   private final PhysRuns physRuns = new PhysRuns();
 
+  /** The last device bound and its domain (a cache of domainOfDevice). */
+  private String lastBoundDevice;
+
+  private Domain lastBoundDomain;
+
   private final DeferredRelease deferred;
 
   public IommuModel(ModelConfig config, ModelListener listener) {
@@ -338,6 +343,7 @@ public final class IommuModel {
     String device = event.getDevice();
     Domain domain = device == null ? null : domainOfDevice.remove(device);
     if (domain == null) return;
+    lastBoundDevice = null;
     listener.detached(event, domain, device);
     domain.detach(device);
     iotlb.detach(domain.id(), device, IotlbModel.NO_PASID);
@@ -345,6 +351,10 @@ public final class IommuModel {
 
   /** Moves a device to {@code domain}: a device is in one domain at a time. */
   private void bind(String device, Domain domain) {
+    // Every map and unmap names its device: skip the lookup when it is the binding just made.
+    if (domain == lastBoundDomain && device.equals(lastBoundDevice)) return;
+    lastBoundDevice = device;
+    lastBoundDomain = domain;
     Domain previous = domainOfDevice.put(device, domain);
     if (previous == domain) return;
     if (previous != null) {

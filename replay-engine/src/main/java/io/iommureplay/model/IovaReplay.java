@@ -10,9 +10,7 @@ import io.iommureplay.schema.IovaAllocation;
 import io.iommureplay.schema.IovaFree;
 import io.iommureplay.schema.IovaPath;
 import java.util.EnumMap;
-import java.util.HashMap;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * The kernel's IOVA allocator of one DMA domain, replayed decision by decision: every
@@ -38,7 +36,7 @@ public final class IovaReplay {
   private final LinuxIovaAllocator model;
 
   /** pfn → pages the kernel handed out and has not freed. */
-  private final Map<Long, Long> kernelLive = new HashMap<>();
+  private final LongLongMap kernelLive = new LongLongMap();
 
   private final Map<Adoption, Long> adoptions = new EnumMap<>(Adoption.class);
   private long lastFastFree = -1;
@@ -75,11 +73,11 @@ public final class IovaReplay {
     if (alloc.getPages() == 0) return -2;
     allocations++;
     long kernelPfn = alloc.getPfn() == null ? IovaAllocator.FAILED : alloc.getPfn();
-    long hitsBefore = model.stats().cacheHits();
+    long hitsBefore = model.cacheHits();
     long pfn =
         model.allocIovaFast(
             alloc.getPages(), alloc.getLimitPfn(), alloc.getFlushRcache(), cpu, nowNs);
-    boolean predictedHit = model.stats().cacheHits() > hitsBefore;
+    boolean predictedHit = model.cacheHits() > hitsBefore;
     if (alloc.getFromCache() != null && predictedHit == alloc.getFromCache()) cacheHitPredicted++;
     if (pfn == kernelPfn) {
       agreed++;
@@ -96,26 +94,26 @@ public final class IovaReplay {
     long pfn = free.getPfn();
     if (free.getPath() == IovaPath.FAST) {
       lastFastFree = pfn;
-      Long pages = kernelLive.remove(pfn);
-      if (pages != null) {
+      long pages = kernelLive.remove(pfn);
+      if (pages != LongLongMap.MISSING) {
         model.free(pfn, pages, cpu, nowNs);
       } else if (model.isLive(pfn) && free.getPages() != null) {
         model.free(pfn, free.getPages(), cpu, nowNs);
       }
-    } else if (pfn != lastFastFree && kernelLive.remove(pfn) != null) {
+    } else if (pfn != lastFastFree && kernelLive.remove(pfn) != LongLongMap.MISSING) {
       model.freeIova(pfn, nowNs);
     }
   }
 
   void removed(long pfnLo, long pfnHi, long nowNs) {
-    if (pfnLo != lastFastFree && kernelLive.remove(pfnLo) != null)
+    if (pfnLo != lastFastFree && kernelLive.remove(pfnLo) != LongLongMap.MISSING)
       model.removeIova(pfnLo, pfnHi, nowNs);
   }
 
   /** A strict unmap whose free_iova_fast hit was missed with its dma-iommu one: free it here. */
   void missedStrictFree(long pfn, int cpu, long nowNs) {
-    Long pages = kernelLive.remove(pfn);
-    if (pages != null) {
+    long pages = kernelLive.remove(pfn);
+    if (pages != LongLongMap.MISSING) {
       inferredFrees++;
       model.free(pfn, pages, cpu, nowNs);
     }
@@ -165,9 +163,9 @@ public final class IovaReplay {
     model.save(out);
     out.writeVarInt(kernelLive.size());
     long previous = 0;
-    for (Map.Entry<Long, Long> e : new TreeMap<>(kernelLive).entrySet()) {
-      out.writeVarLong(e.getKey() - previous).writeVarLong(e.getValue());
-      previous = e.getKey();
+    for (long pfn : kernelLive.sortedKeys()) {
+      out.writeVarLong(pfn - previous).writeVarLong(kernelLive.get(pfn));
+      previous = pfn;
     }
     out.writeVarInt(adoptions.size());
     adoptions.forEach((adoption, n) -> out.writeEnum(adoption).writeVarLong(n));

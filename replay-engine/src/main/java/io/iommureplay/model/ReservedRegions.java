@@ -45,11 +45,11 @@ public final class ReservedRegions {
    */
   public Region forbidding(long iova, long size, long paddr) {
     if (byStart.isEmpty()) return null;
-    Map.Entry<Long, Region> first = byStart.floorEntry(iova);
-    Long from =
-        first != null && first.getValue().end() > iova ? first.getKey() : Long.valueOf(iova);
-    for (Region r : byStart.subMap(from, true, iova + size, false).values()) {
-      if (r.end() > iova && !r.allows(iova, paddr)) return r;
+    // Walked entry by entry: on every map, where a sub-map view would allocate.
+    Map.Entry<Long, Region> e = byStart.floorEntry(iova);
+    if (e == null || e.getValue().end() <= iova) e = byStart.higherEntry(iova);
+    for (; e != null && e.getKey() < iova + size; e = byStart.higherEntry(e.getKey())) {
+      if (!e.getValue().allows(iova, paddr)) return e.getValue();
     }
     return null;
   }

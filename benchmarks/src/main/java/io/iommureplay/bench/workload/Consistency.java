@@ -1,12 +1,12 @@
 package io.iommureplay.bench.workload;
 
 import io.iommureplay.model.Domain;
+import io.iommureplay.model.FreedTable;
 import io.iommureplay.model.IommuModel;
 import io.iommureplay.model.ModelListener;
 import io.iommureplay.model.flushqueue.FlushQueue;
 import io.iommureplay.model.iotlb.StaleTable;
 import io.iommureplay.model.iotlb.Window;
-import io.iommureplay.model.pagetable.TablePage;
 import io.iommureplay.schema.IommuEvent;
 
 /**
@@ -92,7 +92,7 @@ public record Consistency(
     }
 
     @Override
-    public void tableFreed(IommuEvent at, Domain domain, TablePage table, StaleTable stillCached) {
+    public void tableFreed(IommuEvent at, Domain domain, FreedTable table, StaleTable stillCached) {
       if (stillCached != null) tablesFreedWhileCached++;
     }
 
