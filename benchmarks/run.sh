@@ -12,8 +12,9 @@ classpath_file="$root/benchmarks/target/benchmark.classpath"
 [[ -f $classpath_file ]] || { echo "build first: ./mvnw -B -q -DskipTests install" >&2; exit 2; }
 classpath="$root/benchmarks/target/classes:$(cat "$classpath_file")"
 java_opts=(-Dorg.apache.avro.SERIALIZABLE_PACKAGES=io.iommureplay.schema -Xms2g -Xmx2g -XX:+UseParallelGC)
-usage="usage: benchmarks/run.sh import TRACE | model [JMH-OPTIONS] | memory [PAGES] | linearity [N]"
+usage="usage: benchmarks/run.sh import TRACE | replay EVENTS.avro [vtd:N] | model [JMH-OPTIONS] | memory [PAGES] | linearity [N]"
 case "${1:-}" in
+  replay) shift; exec java "${java_opts[@]}" -cp "$classpath" io.iommureplay.bench.ReplayThroughput "$@" ;;
   import) shift; exec java "${java_opts[@]}" -cp "$classpath" io.iommureplay.bench.ImportThroughput "$@" ;;
   # JMH forks the measuring JVMs itself (ModelThroughput's @Fork sets their options).
   model) shift; exec java "${java_opts[@]}" -cp "$classpath" org.openjdk.jmh.Main \

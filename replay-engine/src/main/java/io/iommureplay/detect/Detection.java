@@ -4,8 +4,8 @@ import static java.util.Objects.requireNonNull;
 
 import io.iommureplay.schema.FindingType;
 import io.iommureplay.schema.Severity;
-import java.util.Arrays;
 import java.util.List;
+import java.util.function.Supplier;
 
 /**
  * One instance a detector saw, before {@link IncidentCoalescer} folds the instances of one incident
@@ -17,7 +17,8 @@ import java.util.List;
  * @param device that domain's device as the kernel names it ({@code 0000:00:04.0}), or null
  * @param physStart first physical address, or null when not known (then so is physEnd)
  * @param evidence sequence numbers of the events that prove this instance, at least one
- * @param message one line a kernel engineer would accept, about this instance
+ * @param describe the one line a kernel engineer would accept, about this instance: built only if
+ *     asked for ({@link #message()}), since a coalesced incident keeps its first instance's
  * @param otherDomain the second party's domain (who got the page, or the racing writer), or null
  * @param otherDevice the second party's device, or null
  * @param flushWindow the model's id of the flush window the instance falls in, unique within its
@@ -35,23 +36,28 @@ public record Detection(
     Long physEnd,
     long tsNs,
     List<Long> evidence,
-    String message,
+    Supplier<String> describe,
     Long otherDomain,
     String otherDevice,
     Long flushWindow) {
+
+  /** The one-line explanation. */
+  public String message() {
+    return describe.get();
+  }
 
   public Detection {
     requireNonNull(type, "type");
     requireNonNull(severity, "severity");
     requireNonNull(host, "host");
-    requireNonNull(message, "message");
+    requireNonNull(describe, "message");
     evidence = List.copyOf(evidence);
     if (evidence.isEmpty()) {
-      throw new IllegalArgumentException("a detection needs evidence: " + message);
+      throw new IllegalArgumentException("a detection needs evidence: " + describe.get());
     }
     checkRange("IOVA", iovaStart, iovaEnd);
     if ((physStart == null) != (physEnd == null)) {
-      throw new IllegalArgumentException("physical range with only one end: " + message);
+      throw new IllegalArgumentException("physical range with only one end: " + describe.get());
     }
     if (physStart != null) {
       checkRange("physical", physStart, physEnd);
@@ -72,7 +78,7 @@ public record Detection(
         physEnd,
         tsNs,
         evidence,
-        message,
+        describe,
         otherDomain,
         otherDevice,
         windowId);
@@ -110,7 +116,7 @@ public record Detection(
     private Long physEnd;
     private Long tsNs;
     private List<Long> evidence = List.of();
-    private String message;
+    private Supplier<String> describe;
     private Long otherDomain;
     private String otherDevice;
     private Long flushWindow;
@@ -153,12 +159,20 @@ public record Detection(
 
     /** The sequence numbers of the events that prove the instance. */
     public Builder evidence(long... seqs) {
-      this.evidence = Arrays.stream(seqs).boxed().toList();
+      Long[] boxed = new Long[seqs.length];
+      for (int i = 0; i < seqs.length; i++) boxed[i] = seqs[i];
+      this.evidence = List.of(boxed);
       return this;
     }
 
     public Builder message(String message) {
-      this.message = message;
+      this.describe = () -> message;
+      return this;
+    }
+
+    /** The message, built only if a finding needs it (most instances coalesce into another's). */
+    public Builder message(Supplier<String> message) {
+      this.describe = message;
       return this;
     }
 
@@ -188,7 +202,7 @@ public record Detection(
           physEnd,
           requireNonNull(tsNs, "tsNs"),
           evidence,
-          message,
+          describe,
           otherDomain,
           otherDevice,
           flushWindow);

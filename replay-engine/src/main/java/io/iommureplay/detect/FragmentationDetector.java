@@ -47,21 +47,23 @@ final class FragmentationDetector implements ModelListener {
       out.add(
           start(FindingType.ALLOC_FAILURE_FRAGMENTED, Severity.MEDIUM, event, domain, limitPfn)
               .message(
-                  "an allocation of %d pages below pfn 0x%x failed although %d pages were free, in %d holes of at most %d pages (fragmentation %.2f)"
-                      .formatted(
-                          pages,
-                          limitPfn,
-                          s.freePages(),
-                          s.holes(),
-                          s.largestHole(),
-                          s.fragmentationIndex()))
+                  () ->
+                      "an allocation of %d pages below pfn 0x%x failed although %d pages were free, in %d holes of at most %d pages (fragmentation %.2f)"
+                          .formatted(
+                              pages,
+                              limitPfn,
+                              s.freePages(),
+                              s.holes(),
+                              s.largestHole(),
+                              s.fragmentationIndex()))
               .build());
     } else if (below4G) {
       out.add(
           start(FindingType.IOVA32_EXHAUSTED, Severity.MEDIUM, event, domain, limitPfn)
               .message(
-                  "the IOVA space below 4 GiB is exhausted: an allocation of %d pages failed with %d pages free there (%d allocated, %d parked in per-CPU caches)"
-                      .formatted(pages, s.freePages(), s.allocatedPages(), s.cachedPages()))
+                  () ->
+                      "the IOVA space below 4 GiB is exhausted: an allocation of %d pages failed with %d pages free there (%d allocated, %d parked in per-CPU caches)"
+                          .formatted(pages, s.freePages(), s.allocatedPages(), s.cachedPages()))
               .build());
     }
   }
@@ -92,12 +94,13 @@ final class FragmentationDetector implements ModelListener {
               .at(trend.firstHighNs)
               .evidence(trend.firstHighSeq, event.getSeq())
               .message(
-                  "the IOVA space stayed fragmented (index %.2f > %.2f) over %d samples of %d allocations each"
-                      .formatted(
-                          index,
-                          config.highFragmentation(),
-                          trend.highSamples,
-                          config.sampleEveryAllocations()))
+                  () ->
+                      "the IOVA space stayed fragmented (index %.2f > %.2f) over %d samples of %d allocations each"
+                          .formatted(
+                              index,
+                              config.highFragmentation(),
+                              trend.highSamples,
+                              config.sampleEveryAllocations()))
               .build());
     }
   }

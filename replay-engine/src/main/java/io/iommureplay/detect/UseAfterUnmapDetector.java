@@ -55,8 +55,9 @@ final class UseAfterUnmapDetector implements ModelListener {
               .at(window.tsNs() + openNs)
               .evidence(window.seq(), closeSeq)
               .message(
-                  "IOVA range unmapped at seq %d stayed translatable for %.1f ms before an invalidation covered it (bound %.1f ms)"
-                      .formatted(window.seq(), openNs / 1e6, config.longWindowNs() / 1e6))
+                  () ->
+                      "IOVA range unmapped at seq %d stayed translatable for %.1f ms before an invalidation covered it (bound %.1f ms)"
+                          .formatted(window.seq(), openNs / 1e6, config.longWindowNs() / 1e6))
               .build());
     }
   }
@@ -68,8 +69,9 @@ final class UseAfterUnmapDetector implements ModelListener {
             .at(window.tsNs())
             .evidence(window.seq(), flushSeq)
             .message(
-                "the invalidation at seq %d covered only part of the range unmapped at seq %d: %d bytes stay cached"
-                    .formatted(flushSeq, window.seq(), missedBytes))
+                () ->
+                    "the invalidation at seq %d covered only part of the range unmapped at seq %d: %d bytes stay cached"
+                        .formatted(flushSeq, window.seq(), missedBytes))
             .build());
   }
 
@@ -82,8 +84,9 @@ final class UseAfterUnmapDetector implements ModelListener {
             .at(access.getTsNs())
             .evidence(window.seq(), access.getSeq())
             .message(
-                "%s accessed IOVA 0x%x after it was unmapped at seq %d and before any invalidation covered it"
-                    .formatted(access.getDevice(), first, window.seq()))
+                () ->
+                    "%s accessed IOVA 0x%x after it was unmapped at seq %d and before any invalidation covered it"
+                        .formatted(access.getDevice(), first, window.seq()))
             .build());
   }
 
@@ -123,8 +126,9 @@ final class UseAfterUnmapDetector implements ModelListener {
                   .otherParty(domain.id(), device)
                   .evidence(w.seq(), event.getSeq())
                   .message(
-                      "physical page 0x%x, unmapped from domain %d at seq %d and not yet invalidated, was mapped again by %s in domain %d"
-                          .formatted(physStart, w.domain(), w.seq(), device, domain.id()))
+                      () ->
+                          "physical page 0x%x, unmapped from domain %d at seq %d and not yet invalidated, was mapped again by %s in domain %d"
+                              .formatted(physStart, w.domain(), w.seq(), device, domain.id()))
                   .build());
         });
   }
@@ -148,8 +152,9 @@ final class UseAfterUnmapDetector implements ModelListener {
               .otherParty(domain.id(), event.getDevice())
               .evidence(w.seq(), event.getSeq())
               .message(
-                  "IOVA 0x%x was %s again at seq %d while its unmap at seq %d was not yet invalidated"
-                      .formatted(iova, how, event.getSeq(), w.seq()))
+                  () ->
+                      "IOVA 0x%x was %s again at seq %d while its unmap at seq %d was not yet invalidated"
+                          .formatted(iova, how, event.getSeq(), w.seq()))
               .build());
     }
   }
@@ -167,8 +172,9 @@ final class UseAfterUnmapDetector implements ModelListener {
                   .at(event.getTsNs())
                   .evidence(w.seq(), event.getSeq())
                   .message(
-                      "%s was detached from domain %d at seq %d while the range unmapped at seq %d was not yet invalidated"
-                          .formatted(device, domain.id(), event.getSeq(), w.seq()))
+                      () ->
+                          "%s was detached from domain %d at seq %d while the range unmapped at seq %d was not yet invalidated"
+                              .formatted(device, domain.id(), event.getSeq(), w.seq()))
                   .build());
         });
   }
@@ -184,8 +190,10 @@ final class UseAfterUnmapDetector implements ModelListener {
             .at(at.getTsNs())
             .evidence(stillCached.seq(), at.getSeq())
             .message(
-                "level-%d page-table page over IOVA 0x%x was freed at seq %d while the paging-structure cache may still hold it (no IH=0 invalidation since seq %d)"
-                    .formatted(table.level(), table.spanStart(), at.getSeq(), stillCached.seq()))
+                () ->
+                    "level-%d page-table page over IOVA 0x%x was freed at seq %d while the paging-structure cache may still hold it (no IH=0 invalidation since seq %d)"
+                        .formatted(
+                            table.level(), table.spanStart(), at.getSeq(), stillCached.seq()))
             .build());
   }
 
@@ -201,13 +209,14 @@ final class UseAfterUnmapDetector implements ModelListener {
             .at(event.getTsNs())
             .evidence(event.getSeq())
             .message(
-                "IOVA 0x%x was mapped to 0x%x inside the %s reserved region [0x%x, 0x%x)"
-                    .formatted(
-                        map.getIova(),
-                        map.getPaddr(),
-                        region.kind() == null ? "IOVA-reserved" : region.kind().name(),
-                        region.start(),
-                        region.end()))
+                () ->
+                    "IOVA 0x%x was mapped to 0x%x inside the %s reserved region [0x%x, 0x%x)"
+                        .formatted(
+                            map.getIova(),
+                            map.getPaddr(),
+                            region.kind() == null ? "IOVA-reserved" : region.kind().name(),
+                            region.start(),
+                            region.end()))
             .build());
   }
 
@@ -222,8 +231,9 @@ final class UseAfterUnmapDetector implements ModelListener {
             .at(event.getTsNs())
             .evidence(event.getSeq())
             .message(
-                "%s used PASID %d at seq %d %s"
-                    .formatted(device, pasid, event.getSeq(), describe(problem)))
+                () ->
+                    "%s used PASID %d at seq %d %s"
+                        .formatted(device, pasid, event.getSeq(), describe(problem)))
             .build());
   }
 
@@ -241,8 +251,9 @@ final class UseAfterUnmapDetector implements ModelListener {
                     .at(w.tsNs())
                     .evidence(w.seq())
                     .message(
-                        "the range unmapped at seq %d was never invalidated: still translatable %.1f ms later, at the end of the trace"
-                            .formatted(w.seq(), age / 1e6))
+                        () ->
+                            "the range unmapped at seq %d was never invalidated: still translatable %.1f ms later, at the end of the trace"
+                                .formatted(w.seq(), age / 1e6))
                     .build());
           });
     }

@@ -78,11 +78,12 @@ final class WriterRaceDetector implements ModelListener {
               .at(event.getTsNs())
               .evidence(event.getSeq())
               .message(
-                  "IOVA 0x%x was mapped over a live mapping (%d bytes kept the old translation, %d replaced)"
-                      .formatted(
-                          result.firstConflictIova(),
-                          result.keptOldBytes(),
-                          result.replacedBytes()))
+                  () ->
+                      "IOVA 0x%x was mapped over a live mapping (%d bytes kept the old translation, %d replaced)"
+                          .formatted(
+                              result.firstConflictIova(),
+                              result.keptOldBytes(),
+                              result.replacedBytes()))
               .build());
     }
     operation(event, domain, map.getIova(), map.getSize(), durationOf(map.getDurationNs()));
@@ -101,8 +102,9 @@ final class WriterRaceDetector implements ModelListener {
               .at(event.getTsNs())
               .evidence(event.getSeq())
               .message(
-                  "unmap of [0x%x, 0x%x) found %d of its bytes not mapped"
-                      .formatted(iova, end, result.notMappedBytes()))
+                  () ->
+                      "unmap of [0x%x, 0x%x) found %d of its bytes not mapped"
+                          .formatted(iova, end, result.notMappedBytes()))
               .build());
     }
     if (result.partialLargePage() != PartialLargePage.NONE) {
@@ -114,8 +116,9 @@ final class WriterRaceDetector implements ModelListener {
               .at(event.getTsNs())
               .evidence(event.getSeq())
               .message(
-                  "unmap of [0x%x, 0x%x) covers part of a large page: %s"
-                      .formatted(iova, end, describe(result)))
+                  () ->
+                      "unmap of [0x%x, 0x%x) covers part of a large page: %s"
+                          .formatted(iova, end, describe(result)))
               .build());
     }
     operation(event, domain, iova, unmap.getSize(), durationOf(unmap.getDurationNs()));
@@ -216,15 +219,16 @@ final class WriterRaceDetector implements ModelListener {
             .otherParty(domain.id(), null)
             .evidence(previous.seq(), op.seq())
             .message(
-                "%s on CPU %d (seq %d) and %s on CPU %d (seq %d) wrote overlapping IOVA ranges: %s"
-                    .formatted(
-                        verb(previous.type()),
-                        previous.cpu(),
-                        previous.seq(),
-                        verb(op.type()),
-                        op.cpu(),
-                        op.seq(),
-                        why))
+                () ->
+                    "%s on CPU %d (seq %d) and %s on CPU %d (seq %d) wrote overlapping IOVA ranges: %s"
+                        .formatted(
+                            verb(previous.type()),
+                            previous.cpu(),
+                            previous.seq(),
+                            verb(op.type()),
+                            op.cpu(),
+                            op.seq(),
+                            why))
             .build());
   }
 
@@ -278,8 +282,10 @@ final class WriterRaceDetector implements ModelListener {
               .at(w.startNs())
               .evidence(w.seq(), free.getSeq())
               .message(
-                  "%s walked the page table (seq %d) while a level-%d table page it covers was freed at once, without a grace period or flush (seq %d)"
-                      .formatted(w.walk().getReader(), w.seq(), table.getLevel(), free.getSeq()))
+                  () ->
+                      "%s walked the page table (seq %d) while a level-%d table page it covers was freed at once, without a grace period or flush (seq %d)"
+                          .formatted(
+                              w.walk().getReader(), w.seq(), table.getLevel(), free.getSeq()))
               .build());
     }
   }
@@ -300,16 +306,17 @@ final class WriterRaceDetector implements ModelListener {
     }
     out.add(
         d.message(
-                "CPUs %d and %d both installed a level-%d table page for the slot over IOVA 0x%x: %s"
-                    .formatted(
-                        race.first().cpu(),
-                        race.second().cpu(),
-                        race.table().getLevel(),
-                        race.table().getIova(),
-                        resolved
-                            ? "resolved, the loser's page was freed (seq %d)"
-                                .formatted(freeOfLoser.getSeq())
-                            : "leaked, the loser's page was never freed"))
+                () ->
+                    "CPUs %d and %d both installed a level-%d table page for the slot over IOVA 0x%x: %s"
+                        .formatted(
+                            race.first().cpu(),
+                            race.second().cpu(),
+                            race.table().getLevel(),
+                            race.table().getIova(),
+                            resolved
+                                ? "resolved, the loser's page was freed (seq %d)"
+                                    .formatted(freeOfLoser.getSeq())
+                                : "leaked, the loser's page was never freed"))
             .build());
   }
 

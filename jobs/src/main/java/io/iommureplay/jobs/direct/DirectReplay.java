@@ -1,5 +1,6 @@
 package io.iommureplay.jobs.direct;
 
+import io.iommureplay.analytics.HostReplay;
 import io.iommureplay.analytics.ReplayStatistics;
 import io.iommureplay.detect.DetectorConfig;
 import io.iommureplay.detect.FindingCounts;

@@ -1,6 +1,5 @@
-package io.iommureplay.jobs.direct;
+package io.iommureplay.analytics;
 
-import io.iommureplay.analytics.ReplayStatistics;
 import io.iommureplay.detect.DetectorConfig;
 import io.iommureplay.detect.FindingPipeline;
 import io.iommureplay.model.IommuModel;
@@ -10,13 +9,16 @@ import io.iommureplay.schema.Finding;
 import io.iommureplay.schema.IommuEvent;
 import java.util.function.Consumer;
 
-/** The replay of one host: its model, its detectors and its statistics, fed its events in order. */
-final class HostReplay {
+/**
+ * The replay of one host: its model, its detectors and its statistics, fed its events in order.
+ * Every engine replays a host through one of these, so all give the same findings.
+ */
+public final class HostReplay {
   private final IommuModel model;
   private final FindingPipeline findings;
   private final ReplayStatistics statistics;
 
-  HostReplay(
+  public HostReplay(
       String host, ModelConfig modelConfig, DetectorConfig detectors, Consumer<Finding> out) {
     this.findings = new FindingPipeline(host, detectors, out);
     this.statistics = new ReplayStatistics(host);
@@ -25,18 +27,18 @@ final class HostReplay {
     statistics.attach(model);
   }
 
-  void apply(IommuEvent event) {
+  public void apply(IommuEvent event) {
     findings.beforeEvent(event);
     statistics.event(event);
     model.apply(event);
   }
 
   /** Ends the replay: open windows and incidents are reported. */
-  void finish() {
+  public void finish() {
     findings.finish();
   }
 
-  ReplayStatistics statistics() {
+  public ReplayStatistics statistics() {
     return statistics;
   }
 }
