@@ -18,11 +18,16 @@ final class PhysicalWindows {
   /** A physically contiguous run of a window: {@code [physStart, physEnd)} was {@code iova...}. */
   record Run(long physStart, long physEnd, long iova, Window window) {}
 
-  private final NavigableMap<Long, List<Run>> byPhysStart = new TreeMap<>();
-  private final Map<Window, List<Run>> byWindow = new IdentityHashMap<>();
+  /**
+   * Runs up to this long are found by where they start, looking this far below an address; the few
+   * longer ones are kept apart, so one large window does not widen every lookup (this runs on every
+   * map).
+   */
+  private static final long SHORT_RUN = 1 << 16;
 
-  /** The longest run kept: how far below an address a run reaching it may start. */
-  private long longestRun;
+  private final NavigableMap<Long, List<Run>> shortRuns = new TreeMap<>();
+  private final NavigableMap<Long, List<Run>> longRuns = new TreeMap<>();
+  private final Map<Window, List<Run>> byWindow = new IdentityHashMap<>();
 
   void opened(Window window) {
     List<Run> runs = new ArrayList<>(1);
@@ -31,8 +36,7 @@ final class PhysicalWindows {
           if (paddr == Window.NO_PADDR) return;
           Run run = new Run(paddr, paddr + size, iova, window);
           runs.add(run);
-          byPhysStart.computeIfAbsent(paddr, p -> new ArrayList<>(1)).add(run);
-          longestRun = Math.max(longestRun, size);
+          index(run).computeIfAbsent(paddr, p -> new ArrayList<>(1)).add(run);
         });
     if (!runs.isEmpty()) byWindow.put(window, runs);
   }
@@ -41,20 +45,31 @@ final class PhysicalWindows {
     List<Run> runs = byWindow.remove(window);
     if (runs == null) return;
     for (Run run : runs) {
-      List<Run> at = byPhysStart.get(run.physStart());
+      NavigableMap<Long, List<Run>> index = index(run);
+      List<Run> at = index.get(run.physStart());
       at.remove(run);
-      if (at.isEmpty()) byPhysStart.remove(run.physStart());
+      if (at.isEmpty()) index.remove(run.physStart());
     }
   }
 
   /** Every run of an open window that overlaps {@code [phys, phys + size)}. */
   void forEachOverlapping(long phys, long size, Consumer<Run> action) {
     long end = phys + size;
-    for (List<Run> runs : byPhysStart.subMap(phys - longestRun, false, end, false).values()) {
+    overlapping(shortRuns.subMap(phys - SHORT_RUN, false, end, false), phys, action);
+    if (!longRuns.isEmpty()) overlapping(longRuns.headMap(end, false), phys, action);
+  }
+
+  private static void overlapping(
+      Map<Long, List<Run>> candidates, long phys, Consumer<Run> action) {
+    for (List<Run> runs : candidates.values()) {
       for (Run run : runs) {
         if (run.physEnd() > phys) action.accept(run);
       }
     }
+  }
+
+  private NavigableMap<Long, List<Run>> index(Run run) {
+    return run.physEnd() - run.physStart() <= SHORT_RUN ? shortRuns : longRuns;
   }
 
   int openWindows() {
