@@ -157,16 +157,16 @@ final class Actors {
     void step() {
       int cpu = h.randomCpu();
       int r = h.rnd.nextInt(100);
-      if (live.size() < 24 && (live.isEmpty() || r < 35)) {
+      if (live.size() < 16 && (live.isEmpty() || r < 4)) {
         Buffer b = domain.newBuffer(cpu, PROT_READ | PROT_WRITE, 21 + h.rnd.nextInt(4));
         live.add(b);
         access(h, domain, b.iova, Math.min(b.bytes, 1 << 20), true);
-      } else if (r < 70) {
+      } else if (r < 8) {
         Buffer b = live.remove(h.rnd.nextInt(live.size()));
         access(h, domain, b.iova + (b.bytes >>> 1), 4096, false);
         domain.release(b, cpu);
       } else {
-        Buffer b = r < 85 || live.isEmpty() ? persistent : live.get(h.rnd.nextInt(live.size()));
+        Buffer b = r < 40 || live.isEmpty() ? persistent : live.get(h.rnd.nextInt(live.size()));
         long off = h.rnd.nextLong(b.bytes >>> 12) << 12;
         access(h, domain, b.iova + off, 256 + h.rnd.nextLong(3840), h.rnd.nextBoolean());
       }

@@ -247,8 +247,8 @@ final class HostGenerator {
     long taskAt = task == null ? Long.MAX_VALUE : task.wakeNs;
     long opAt = Math.min(nextOpNs, nextWalkNs);
     long t = Math.min(taskAt, opAt);
+    fireDueTimers(t); // on time, even across an idle period
     if (t > now) now = t;
-    fireDueTimers(now);
     long before = emitted;
     if (taskAt <= opAt) {
       tasks.poll();

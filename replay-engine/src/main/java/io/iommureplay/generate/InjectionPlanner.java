@@ -51,7 +51,7 @@ final class InjectionPlanner {
 
   static Kind kind(FindingType t, int variant) {
     return switch (t) {
-      case WRITER_RACE, UNMAP_OF_UNMAPPED -> Kind.STRICT;
+      case WRITER_RACE -> Kind.STRICT;
       case LARGE_PAGE_SPLIT, WALK_FREE_RACE -> Kind.UNMANAGED;
       case MISSING_FLUSH, PARTIAL_FLUSH -> Kind.PERM;
       case TABLE_FREE_BEFORE_FLUSH ->

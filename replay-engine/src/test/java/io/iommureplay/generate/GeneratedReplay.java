@@ -10,12 +10,15 @@ import io.iommureplay.model.flushqueue.FlushQueueParams;
 import io.iommureplay.model.iotlb.IotlbListener;
 import io.iommureplay.model.iotlb.StaleTable;
 import io.iommureplay.model.iotlb.Window;
+import io.iommureplay.model.iova.FragmentationSample;
 import io.iommureplay.model.pagetable.MapResult;
 import io.iommureplay.model.pagetable.TablePage;
 import io.iommureplay.model.pagetable.UnmapResult;
 import io.iommureplay.model.sva.PasidSpace;
+import io.iommureplay.schema.DeviceAccess;
 import io.iommureplay.schema.EventType;
 import io.iommureplay.schema.IommuEvent;
+import io.iommureplay.schema.IovaAllocation;
 import io.iommureplay.schema.Mapping;
 import io.iommureplay.schema.Unmapping;
 import java.util.ArrayList;
@@ -49,6 +52,21 @@ final class GeneratedReplay {
     final List<Long> detachesWithOpenWindows = new ArrayList<>();
     final List<String> notApplied = new ArrayList<>();
 
+    /** DEVICE_ACCESS events (without PASID) that touched IOVAs not mapped at the time. */
+    final List<Long> unmappedAccesses = new ArrayList<>();
+
+    /** Failed IOVA_ALLOCs: seq → the model allocator's free space below the request's limit. */
+    final Map<Long, FragmentationSample> failedAllocs = new TreeMap<>();
+
+    /** Per DMA domain, fragmentation index below 4 GiB sampled every 10 ms: {tsNs, index}. */
+    final Map<Long, List<double[]>> fragmentation = new TreeMap<>();
+
+    /** Kept events by seq (when asked for). */
+    final Map<Long, IommuEvent> bySeq = new HashMap<>();
+
+    boolean keep;
+    private long nextSampleNs;
+
     /** Window lengths by the closing cause; the opening unmap's seq → its length. */
     final Map<IotlbListener.Closure, List<Long>> windowNs =
         new EnumMap<>(IotlbListener.Closure.class);
@@ -73,7 +91,42 @@ final class GeneratedReplay {
       events++;
       eventsByType.merge(e.getType(), 1L, Long::sum);
       if (e.getType() == EventType.IOTLB_FLUSH) cpuOfEvent.put(e.getSeq(), e.getCpu());
+      if (keep) bySeq.put(e.getSeq(), e);
+      if (e.getType() == EventType.DEVICE_ACCESS) checkMapped(e);
       model.apply(e);
+      if (e.getType() == EventType.IOVA_ALLOC) {
+        IovaAllocation a = (IovaAllocation) e.getPayload();
+        Domain d = model.domain(e.getDomain());
+        if (a.getPfn() == null && d != null && d.iova() != null) {
+          failedAllocs.put(e.getSeq(), d.iova().allocator().fragmentation(a.getLimitPfn()));
+        }
+      }
+      if (e.getTsNs() >= nextSampleNs) {
+        nextSampleNs = e.getTsNs() + 10_000_000L;
+        for (Domain d : model.domains()) {
+          if (d.iova() == null) continue;
+          double index = d.iova().allocator().fragmentation(0xfffffL).fragmentationIndex();
+          fragmentation
+              .computeIfAbsent(d.id(), k -> new ArrayList<>())
+              .add(new double[] {e.getTsNs(), index});
+        }
+      }
+    }
+
+    private void checkMapped(IommuEvent e) {
+      DeviceAccess a = (DeviceAccess) e.getPayload();
+      if (a.getPasid() != null) return;
+      Domain d = model.domain(e.getDomain());
+      if (d == null || d.pageTable().mappedBytes(a.getIova(), a.getSize()) < a.getSize()) {
+        unmappedAccesses.add(e.getSeq());
+      }
+    }
+
+    /** The unmaps (seqs) whose windows are still open. */
+    java.util.Set<Long> openWindowSeqs() {
+      java.util.Set<Long> seqs = new java.util.TreeSet<>();
+      for (Domain d : model.domains()) model.forEachOpenWindow(d.id(), w -> seqs.add(w.seq()));
+      return seqs;
     }
 
     @Override
@@ -215,12 +268,25 @@ final class GeneratedReplay {
 
   /** Generates the trace of {@code options} and replays it; {@code also} sees every event. */
   static GeneratedReplay run(GeneratorOptions options, Consumer<IommuEvent> also) {
+    return run(options, also, false);
+  }
+
+  /** As {@link #run(GeneratorOptions, Consumer)}; {@code keep}: index every event by seq. */
+  static GeneratedReplay run(GeneratorOptions options, Consumer<IommuEvent> also, boolean keep) {
     ModelConfig config = config(options);
     Map<String, Host> hosts = new TreeMap<>();
     WorkloadGenerator g = new WorkloadGenerator(options);
     while (g.hasNext()) {
       IommuEvent e = g.next();
-      hosts.computeIfAbsent(e.getHost(), n -> new Host(n, config)).apply(e);
+      Host host =
+          hosts.computeIfAbsent(
+              e.getHost(),
+              n -> {
+                Host created = new Host(n, config);
+                created.keep = keep;
+                return created;
+              });
+      host.apply(e);
       also.accept(e);
     }
     GeneratedReplay r = new GeneratedReplay(options, List.copyOf(g.labels()));
