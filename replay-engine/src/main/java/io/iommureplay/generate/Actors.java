@@ -121,7 +121,7 @@ final class Actors {
       int[] pieces = new int[pages];
       int n = 0;
       for (int left = pages; left > 0; ) {
-        int piece = Math.min(left, 1 << h.rnd.nextInt(6));
+        int piece = Integer.highestOneBit(Math.min(left, 1 << h.rnd.nextInt(6)));
         pieces[n++] = 12 + Integer.numberOfTrailingZeros(piece);
         left -= piece;
       }

@@ -28,7 +28,7 @@ final class WindowInjections {
    */
   static IommuEvent unmapOpen(GenDomain d, Buffer x, int cpu, boolean freeIova) {
     if (!d.lazy) return d.unmap(x.iova, x.bytes, cpu);
-    d.h.fireDueTimers(d.h.now + 2_000);
+    d.beforeLazyUnmap();
     long flushes = d.flushCount;
     IommuEvent unmap = d.unmap(x.iova, x.bytes, cpu);
     d.enqueue(x.iova, x.bytes, x.pfn, x.pages, d.lastUnmapTables, cpu, freeIova, null, unmap);
@@ -394,7 +394,8 @@ final class WindowInjections {
         Actors.access(h, d, buf.iova + (h.rnd.nextLong(512) << 12), 4096, true);
         return in(20_000, 300_000);
       }
-      if (d.lazy) h.fireDueTimers(h.now + 2_000);
+      if (d.lazy) d.beforeLazyUnmap();
+      long flushes = d.flushCount;
       IommuEvent unmap = d.unmap(buf.iova, buf.bytes, cpu);
       List<TablePage> tables = List.copyOf(d.lastUnmapTables);
       if (tables.isEmpty()) throw new IllegalStateException("no table freed");
@@ -404,16 +405,25 @@ final class WindowInjections {
         evidence.add(d.emitFlush(h.psi.strictUnmap(buf.iova, buf.bytes, false), cpu));
         evidence.addAll(d.freeTables(tables, cpu, TableFreeMode.AFTER_FLUSH));
         d.freeIova(buf.pfn, buf.pages, cpu);
+      } else if (d.lazy) {
+        // queue_iova() follows the unmap at once; the table goes back right after, long before
+        // the flush queue flushes (unless the enqueue found the ring full and flushed).
+        d.enqueue(buf.iova, buf.bytes, buf.pfn, buf.pages, List.of(), cpu, true, null, unmap);
+        boolean early = d.flushCount == flushes;
+        List<IommuEvent> frees =
+            d.freeTables(tables, cpu, early ? TableFreeMode.IMMEDIATE : TableFreeMode.AFTER_FLUSH);
+        d.recycle(buf);
+        if (!early) { // flushed already: no bug this time, try again
+          phase = 0;
+          return in(1_000_000, 3_000_000);
+        }
+        evidence.addAll(frees);
       } else {
         evidence.addAll(d.freeTables(tables, cpu, TableFreeMode.IMMEDIATE));
-        if (d.lazy) {
-          d.enqueue(buf.iova, buf.bytes, buf.pfn, buf.pages, List.of(), cpu, true, null, unmap);
-        } else {
-          d.strictFlush(buf.iova, buf.bytes, true, cpu);
-          d.freeIova(buf.pfn, buf.pages, cpu);
-        }
+        d.strictFlush(buf.iova, buf.bytes, true, cpu);
+        d.freeIova(buf.pfn, buf.pages, cpu);
       }
-      d.recycle(buf);
+      if (!d.lazy || variant == 0) d.recycle(buf);
       label(d, buf.iova, buf.iova + buf.bytes, evidence, variant == 0 ? "ih1" : "immediate-unmap");
       return DONE;
     }
@@ -453,6 +463,7 @@ final class WindowInjections {
           }
           d.timerSuppressed = true;
         } else {
+          d.paused = true; // nobody else's flush may cover it by rounding
           unmap = d.unmap(x.iova, x.bytes, cpu);
         }
         phase = 2;
@@ -495,6 +506,7 @@ final class WindowInjections {
       } else {
         IommuEvent flush = finishStrict(d, x, cpu, List.copyOf(d.lastUnmapTables), true);
         d.recycle(x);
+        d.paused = false;
         label(d, x.iova, x.iova + x.bytes, List.of(unmap, flush), null);
       }
       return DONE;

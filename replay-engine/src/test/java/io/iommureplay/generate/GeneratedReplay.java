@@ -48,6 +48,7 @@ final class GeneratedReplay {
     final List<Long> reservedMaps = new ArrayList<>();
     final List<Long> pasidMisuses = new ArrayList<>();
     final List<Long> tablesFreedWhileCached = new ArrayList<>();
+    final Map<Long, String> staleTables = new HashMap<>();
     final List<Long> partlyFlushed = new ArrayList<>();
     final List<Long> detachesWithOpenWindows = new ArrayList<>();
     final List<String> notApplied = new ArrayList<>();
@@ -71,7 +72,14 @@ final class GeneratedReplay {
     final Map<IotlbListener.Closure, List<Long>> windowNs =
         new EnumMap<>(IotlbListener.Closure.class);
 
+    /** Closed windows by the seq of their unmap: how long they were open. */
     final Map<Long, Long> windowOfUnmap = new HashMap<>();
+
+    /** Closed windows by the seq of their unmap: the event that closed them. */
+    final Map<Long, Long> closerOf = new HashMap<>();
+
+    /** Unmaps (seqs) whose windows were in lazy domains. */
+    final java.util.Set<Long> lazyWindows = new java.util.HashSet<>();
 
     /** Windows whose closing flush was not on the unmap's own CPU. */
     long closedByOtherCpu;
@@ -153,6 +161,9 @@ final class GeneratedReplay {
         Window window, long openNs, long closeSeq, IotlbListener.Closure cause) {
       windowNs.computeIfAbsent(cause, c -> new ArrayList<>()).add(openNs);
       windowOfUnmap.put(window.seq(), openNs);
+      closerOf.put(window.seq(), closeSeq);
+      Domain d = model.domain(window.domain());
+      if (d != null && d.isLazy()) lazyWindows.add(window.seq());
       Integer flushCpu = cpuOfEvent.get(closeSeq);
       if (flushCpu != null && flushCpu != window.cpu()) closedByOtherCpu++;
     }
@@ -178,7 +189,10 @@ final class GeneratedReplay {
     @Override
     public void tableFreed(IommuEvent at, Domain domain, TablePage table, StaleTable stillCached) {
       tablesFreed++;
-      if (stillCached != null) tablesFreedWhileCached.add(at.getSeq());
+      if (stillCached != null) {
+        tablesFreedWhileCached.add(at.getSeq());
+        staleTables.put(at.getSeq(), stillCached + " table " + table);
+      }
     }
 
     @Override
