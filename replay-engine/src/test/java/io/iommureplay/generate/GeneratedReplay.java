@@ -1,6 +1,7 @@
 package io.iommureplay.generate;
 
 import io.iommureplay.model.Domain;
+import io.iommureplay.model.FreedTable;
 import io.iommureplay.model.IommuModel;
 import io.iommureplay.model.ModelConfig;
 import io.iommureplay.model.ModelListener;
@@ -12,7 +13,6 @@ import io.iommureplay.model.iotlb.StaleTable;
 import io.iommureplay.model.iotlb.Window;
 import io.iommureplay.model.iova.FragmentationSample;
 import io.iommureplay.model.pagetable.MapResult;
-import io.iommureplay.model.pagetable.TablePage;
 import io.iommureplay.model.pagetable.UnmapResult;
 import io.iommureplay.model.sva.PasidSpace;
 import io.iommureplay.schema.DeviceAccess;
@@ -187,7 +187,7 @@ final class GeneratedReplay {
     }
 
     @Override
-    public void tableFreed(IommuEvent at, Domain domain, TablePage table, StaleTable stillCached) {
+    public void tableFreed(IommuEvent at, Domain domain, FreedTable table, StaleTable stillCached) {
       tablesFreed++;
       if (stillCached != null) {
         tablesFreedWhileCached.add(at.getSeq());
