@@ -51,9 +51,4 @@ final class Buffer {
   long usableBytes() {
     return log2.length == 1 && log2[0] < 12 ? 1L << log2[0] : bytes;
   }
-
-  /** Physical address of the first mapped page. */
-  long firstPage() {
-    return pieces[0] & -4096L;
-  }
 }

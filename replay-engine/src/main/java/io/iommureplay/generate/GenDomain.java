@@ -65,13 +65,11 @@ import java.util.Set;
  *   <li>lazy unmap (DMA_FQ): UNMAP, FQ_ENQUEUE, and whatever {@code queue_iova()} does on the
  *       per-CPU ring of a predicting {@link FlushQueue}: reaps (the released entries' table pages,
  *       then their IOVA_FREE) and, on a full ring, FQ_FLUSH + IOTLB_FLUSH (DOMAIN, FQ_FULL); the
- *       timer flush (FQ_TIMER) comes {@value #TIMER_NOTE} after the first enqueue of a batch, on
- *       the CPU that armed it.
+ *       timer flush (FQ_TIMER) comes 10 ms after the first enqueue of a batch, on the CPU that
+ *       armed it.
  * </ul>
  */
 final class GenDomain implements TablePageListener, FlushQueueListener {
-  static final String TIMER_NOTE = "10 ms";
-
   /** The x86 MSI window, reserved in every DMA domain's IOVA space. */
   static final long MSI_START = 0xfee00000L;
 
@@ -662,11 +660,6 @@ final class GenDomain implements TablePageListener, FlushQueueListener {
   public void tableFreed(TablePage table, int cpu, TableFreeTiming timing) {
     if (table.level() == 1) level1Spans.remove(table.spanStart());
     if (timing == TableFreeTiming.IMMEDIATE) freedNow.add(table);
-  }
-
-  /** Physical address of a live table page. */
-  long tableAddressOf(TablePage table) {
-    return tableAddress.get(table);
   }
 
   private IommuEvent emitTableAlloc(TablePage t, int cpu) {

@@ -28,7 +28,9 @@ import java.util.Objects;
  * @param eventsPerSecond mean event rate of a host, which sets how much trace time the events span
  * @param recycleInWindow lazy mode: a page freed by an unmap goes back to its pool when the unmap
  *     returns, as in Linux, so page recycling maps it again inside its window (same domain: what
- *     real lazy captures show everywhere); false keeps it out of the pool until the flush
+ *     real lazy captures show everywhere); false keeps it out of the pool until the flush (the
+ *     other half of a page shared by two 2 KiB NIC buffers is still mapped while one half's window
+ *     is open, as in Linux)
  */
 public record GeneratorOptions(
     Workload workload,

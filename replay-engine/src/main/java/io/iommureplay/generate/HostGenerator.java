@@ -361,10 +361,6 @@ final class HostGenerator {
     return (long) (budget * meanEventGapNs);
   }
 
-  boolean finished() {
-    return finished;
-  }
-
   /** Names devices bus by bus: 0000:BB:DD.F. */
   private static final class Devices {
     private final int[] nextSlot = new int[256];

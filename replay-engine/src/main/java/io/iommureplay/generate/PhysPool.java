@@ -50,18 +50,6 @@ final class PhysPool {
     return at;
   }
 
-  /**
-   * A piece of 2^log2 bytes that is page-aligned but NOT aligned to 2 MiB (so that a map of it uses
-   * 4 KiB pages even when its IOVA is 2 MiB aligned): taken fresh, for 2 MiB and larger pieces.
-   */
-  long takeMisaligned(int log2) {
-    check(log2);
-    long at = ((bump + (1L << 21) - 1) & -(1L << 21)) + 4096;
-    bump = at + (1L << log2);
-    if (bump > limit) throw new IllegalStateException("physical pool exhausted");
-    return at;
-  }
-
   /** Gives a piece back: the next {@link #take} of its size returns it. */
   void give(long address, int log2) {
     check(log2);
@@ -72,23 +60,6 @@ final class PhysPool {
       stacks[log2] = Arrays.copyOf(stacks[log2], stacks[log2].length * 2);
     }
     stacks[log2][sizes[log2]++] = address;
-  }
-
-  /** Takes back a specific free piece if it is on its stack (for injections that steal a page). */
-  boolean remove(long address, int log2) {
-    long[] s = stacks[log2];
-    for (int i = sizes[log2] - 1; i >= 0; i--) {
-      if (s[i] == address) {
-        System.arraycopy(s, i + 1, s, i, sizes[log2] - i - 1);
-        sizes[log2]--;
-        return true;
-      }
-    }
-    return false;
-  }
-
-  boolean contains(long address) {
-    return address >= base && address < limit;
   }
 
   private static void check(int log2) {

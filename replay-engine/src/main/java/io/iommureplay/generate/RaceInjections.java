@@ -5,7 +5,6 @@ import static io.iommureplay.generate.GenDomain.PROT_READ;
 import static io.iommureplay.generate.GenDomain.PROT_WRITE;
 
 import io.iommureplay.model.iova.IovaAllocator;
-import io.iommureplay.model.pagetable.TablePage;
 import io.iommureplay.schema.EventType;
 import io.iommureplay.schema.FindingType;
 import io.iommureplay.schema.IommuEvent;
@@ -350,10 +349,5 @@ final class RaceInjections {
       lane.release(big, cpu);
       return DONE;
     }
-  }
-
-  /** Tables the last unmap freed, as a copy. */
-  static List<TablePage> tables(GenDomain d) {
-    return List.copyOf(d.lastUnmapTables);
   }
 }

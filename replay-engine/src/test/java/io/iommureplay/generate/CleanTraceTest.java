@@ -74,6 +74,9 @@ class CleanTraceTest {
       assertThat(h.tablesFreedWhileCached).as(at + ": tables freed before their flush").isEmpty();
       assertThat(h.partlyFlushed).as(at + ": partial flushes").isEmpty();
       assertThat(h.detachesWithOpenWindows).as(at + ": detaches").isEmpty();
+      // Pages are recycled within their device's pool: never into another domain's window.
+      assertThat(h.physReuseCrossDomain).as(at + ": pages reused across domains").isEmpty();
+      if (!lazy) assertThat(h.physReuseSameDomain).as(at + ": pages reused in a window").isEmpty();
       assertThat(h.failedAllocs).as(at + ": failed allocations").isEmpty();
       assertThat(h.openWindows()).as(at + ": windows never closed").isEmpty();
       assertThat(h.windowNs.keySet())
@@ -136,6 +139,30 @@ class CleanTraceTest {
     }
     if (lazy && workload == Workload.NIC) {
       assertThat(r.total(h -> h.flushes()[3])).as("full-ring flushes happen").isPositive();
+      // Page recycling maps freed pages again while their lazy window is open (same domain).
+      assertThat(r.total(h -> h.physReuseSameDomain.size())).isPositive();
+    }
+  }
+
+  @org.junit.jupiter.api.Test
+  void withoutRecyclingInTheWindowNoPageIsMappedAgainBeforeItsFlush() {
+    // NVMe: no two buffers share a page (2 KiB NIC buffers do, and the other half of a page is
+    // mapped while one half's window is open whatever the pool does).
+    GeneratorOptions options =
+        GeneratorOptions.defaults()
+            .withWorkload(Workload.NVME)
+            .withLazy(true)
+            .withEvents(80_000)
+            .withRecycleInWindow(true);
+    assertThat(GeneratedReplay.run(options).host("host0").physReuseSameDomain).isNotEmpty();
+    GeneratedReplay r = GeneratedReplay.run(options.withRecycleInWindow(false));
+    GeneratedReplay.Host h = r.host("host0");
+    assertThat(h.windowsOpened).isPositive();
+    assertThat(h.physReuseSameDomain).isEmpty();
+    assertThat(h.physReuseCrossDomain).isEmpty();
+    assertThat(h.openWindows()).isEmpty();
+    for (Domain d : h.model.domains()) {
+      if (d.iova() != null) assertThat(d.iova().kernelAgreement()).isEqualTo(1.0);
     }
   }
 

@@ -68,6 +68,15 @@ final class GeneratedReplay {
     boolean keep;
     private long nextSampleNs;
 
+    /** Physical pages of open windows → how many windows (by domain) hold them. */
+    private final Map<Long, Map<Long, Integer>> windowPages = new HashMap<>();
+
+    /** MAPs of a page an open window of the same domain holds. */
+    final List<Long> physReuseSameDomain = new ArrayList<>();
+
+    /** MAPs of a page an open window of another domain holds. */
+    final List<Long> physReuseCrossDomain = new ArrayList<>();
+
     /** Window lengths by the closing cause; the opening unmap's seq → its length. */
     final Map<IotlbListener.Closure, List<Long>> windowNs =
         new EnumMap<>(IotlbListener.Closure.class);
@@ -101,6 +110,7 @@ final class GeneratedReplay {
       if (e.getType() == EventType.IOTLB_FLUSH) cpuOfEvent.put(e.getSeq(), e.getCpu());
       if (keep) bySeq.put(e.getSeq(), e);
       if (e.getType() == EventType.DEVICE_ACCESS) checkMapped(e);
+      if (e.getType() == EventType.MAP) checkPhysReuse(e);
       model.apply(e);
       if (e.getType() == EventType.IOVA_ALLOC) {
         IovaAllocation a = (IovaAllocation) e.getPayload();
@@ -118,6 +128,35 @@ final class GeneratedReplay {
               .computeIfAbsent(d.id(), k -> new ArrayList<>())
               .add(new double[] {e.getTsNs(), index});
         }
+      }
+    }
+
+    private void checkPhysReuse(IommuEvent e) {
+      Mapping m = (Mapping) e.getPayload();
+      if (m.getSize() > (64L << 20)) return; // static guest RAM and such
+      boolean same = false;
+      boolean cross = false;
+      for (long p = m.getPaddr(); p < m.getPaddr() + m.getSize(); p += 4096) {
+        Map<Long, Integer> holders = windowPages.get(p);
+        if (holders == null) continue;
+        for (long d : holders.keySet()) {
+          if (d == e.getDomain()) same = true;
+          else cross = true;
+        }
+      }
+      if (same) physReuseSameDomain.add(e.getSeq());
+      if (cross) physReuseCrossDomain.add(e.getSeq());
+    }
+
+    private void windowPages(Window w, int delta) {
+      if (w.size() > (64L << 20)) return;
+      for (long iova = w.iova() & -4096L; iova < w.iova() + w.size(); iova += 4096) {
+        long p = w.paddr(iova);
+        if (p == Window.NO_PADDR) continue;
+        Map<Long, Integer> holders = windowPages.computeIfAbsent(p & -4096L, k -> new HashMap<>());
+        holders.merge(w.domain(), delta, Integer::sum);
+        if (holders.get(w.domain()) <= 0) holders.remove(w.domain());
+        if (holders.isEmpty()) windowPages.remove(p & -4096L);
       }
     }
 
@@ -154,12 +193,14 @@ final class GeneratedReplay {
     @Override
     public void windowOpened(IommuEvent unmap, Domain domain, Window window) {
       windowsOpened++;
+      windowPages(window, 1);
     }
 
     @Override
     public void windowClosed(
         Window window, long openNs, long closeSeq, IotlbListener.Closure cause) {
       windowNs.computeIfAbsent(cause, c -> new ArrayList<>()).add(openNs);
+      windowPages(window, -1);
       windowOfUnmap.put(window.seq(), openNs);
       closerOf.put(window.seq(), closeSeq);
       Domain d = model.domain(window.domain());

@@ -80,6 +80,40 @@ class InjectionTest {
     c.nothingUnlabelled(r.labels);
   }
 
+  static Stream<Arguments> configurations() {
+    List<Arguments> all = new ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      all.add(
+          Arguments.of(
+              Workload.values()[i % Workload.values().length],
+              i % 2 == 0,
+              1 + i % 6,
+              1 + i % 3,
+              2000L + i));
+    }
+    return all.stream();
+  }
+
+  /** Varied workloads, CPU and host counts, seeds: every host's labels check out. */
+  @ParameterizedTest(name = "{0} lazy={1} cpus={2} hosts={3} seed={4}")
+  @MethodSource("configurations")
+  void variedConfigurations(Workload workload, boolean lazy, int cpus, int hosts, long seed) {
+    GeneratorOptions options =
+        options(workload, lazy, cpus)
+            .withHosts(hosts)
+            .withSeed(seed)
+            .withEvents(120_000L * hosts)
+            .withRecycleInWindow(seed % 4 != 3);
+    GeneratedReplay r = GeneratedReplay.run(options, e -> {}, true);
+    assertThat(r.labels).hasSize(EACH * (FindingType.values().length - 1));
+    for (GeneratedReplay.Host h : r.hosts.values()) {
+      List<Label> mine = r.labels.stream().filter(l -> l.host().equals(h.name)).toList();
+      Checker c = new Checker(h, cpus);
+      for (Label l : mine) c.check(l);
+      c.nothingUnlabelled(mine);
+    }
+  }
+
   /** Checks labels against the events and the model's reports of one host. */
   static final class Checker {
     final GeneratedReplay.Host h;
@@ -232,6 +266,11 @@ class InjectionTest {
             assertThat(m.getDomain()).isEqualTo(l.domain());
           }
           assertOpenAt(u, m);
+          assertThat(
+                  "cross-device".equals(l.variant())
+                      ? h.physReuseCrossDomain
+                      : h.physReuseSameDomain)
+              .contains(m.getSeq());
         }
         case IOVA_REUSE_BEFORE_FLUSH -> {
           IommuEvent u = one(l, EventType.UNMAP);
@@ -360,6 +399,7 @@ class InjectionTest {
       assertThat(f[2]).as("full-ring flushes predicted").isEqualTo(f[3]);
       assertThat(h.divergences()).as("flush-queue divergences").isZero();
       assertThat(h.notApplied).isEmpty();
+      assertThat(h.inferredFrees()).isZero();
       Map<FindingType, Set<Long>> seqs = new EnumMap<>(FindingType.class);
       for (Label l : labels) seqs.computeIfAbsent(l.type(), t -> new HashSet<>()).addAll(l.seqs());
       assertSubset(h.mapsOverLive, seqs, FindingType.MAP_OVER_LIVE_MAPPING);
@@ -368,6 +408,7 @@ class InjectionTest {
       assertSubset(h.staleAccesses, seqs, FindingType.DEVICE_ACCESS_AFTER_UNMAP);
       assertSubset(h.unmappedAccesses, seqs, FindingType.DEVICE_ACCESS_AFTER_UNMAP);
       assertSubset(h.reservedMaps, seqs, FindingType.RESERVED_REGION_MAPPING);
+      assertSubset(h.physReuseCrossDomain, seqs, FindingType.PHYS_REUSE_IN_WINDOW);
       assertSubset(h.pasidMisuses, seqs, FindingType.PASID_USE_AFTER_EXIT);
       assertSubset(h.partlyFlushed, seqs, FindingType.PARTIAL_FLUSH);
       assertSubset(h.detachesWithOpenWindows, seqs, FindingType.DETACH_WITH_OPEN_WINDOWS);
