@@ -5,10 +5,7 @@ import io.iommureplay.importer.ImportStats;
 import io.iommureplay.importer.TraceFiles;
 import io.iommureplay.schema.Attribution;
 import io.iommureplay.schema.IommuEvent;
-import io.iommureplay.schema.codec.EventFiles;
-import io.iommureplay.schema.codec.EventJsonLines;
 import java.io.BufferedWriter;
-import java.io.Closeable;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -148,37 +145,6 @@ final class ImportCommand implements Callable<Integer> {
             Map.Entry.<String, Long>comparingByValue(Comparator.reverseOrder())
                 .thenComparing(Map.Entry.comparingByKey()))
         .forEach(e -> out.printf("%12d  %s%n", e.getValue(), e.getKey()));
-  }
-
-  /** The output file, Avro or JSON lines by name. */
-  private record EventOutput(Path file, Closeable resource, EventWrite writeOne)
-      implements AutoCloseable {
-    @FunctionalInterface
-    interface EventWrite {
-      void write(IommuEvent event) throws IOException;
-    }
-
-    static EventOutput open(Path file) throws IOException {
-      if (file.getFileName().toString().endsWith(".jsonl")) {
-        EventJsonLines.EventWriter writer = EventJsonLines.writer(Files.newBufferedWriter(file));
-        return new EventOutput(file, writer, writer::write);
-      }
-      EventFiles.RecordWriter<IommuEvent> writer = EventFiles.writer(file, IommuEvent.class);
-      return new EventOutput(file, writer, writer::append);
-    }
-
-    void write(IommuEvent event) {
-      try {
-        writeOne.write(event);
-      } catch (IOException e) {
-        throw new UncheckedIOException(file + ": " + e.getMessage(), e);
-      }
-    }
-
-    @Override
-    public void close() throws IOException {
-      resource.close();
-    }
   }
 
   /** Rejected lines: all to a file beside the output, the first few on stderr. */

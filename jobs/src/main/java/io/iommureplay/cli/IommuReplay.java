@@ -17,7 +17,12 @@ import picocli.CommandLine.Command;
     description =
         "Replays recorded IOMMU/DMA events against a model of the IOMMU and reports writer races, "
             + "use-after-unmap windows under lazy IOTLB flushing, and IOVA allocator fragmentation.",
-    subcommands = {ImportCommand.class, ReplayCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {
+      ImportCommand.class,
+      ReplayCommand.class,
+      GenerateCommand.class,
+      CommandLine.HelpCommand.class
+    })
 public final class IommuReplay {
   public static void main(String[] args) {
     System.exit(commandLine().execute(args));

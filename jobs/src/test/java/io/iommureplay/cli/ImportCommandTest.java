@@ -127,7 +127,7 @@ class ImportCommandTest {
 
     assertThat(run.exit()).isZero();
     assertThat(IommuReplay.commandLine().getSubcommands().keySet())
-        .containsExactly("import", "replay", "help");
+        .containsExactly("import", "replay", "generate", "help");
     assertThat(run.out()).containsPattern("(?m)^\\s+import\\s+Reads Linux ftrace text");
   }
 }
