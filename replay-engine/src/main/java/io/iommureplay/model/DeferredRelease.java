@@ -190,6 +190,16 @@ final class DeferredRelease {
     return new FlushQueueListener() {
       @Override
       public void tablePagesReleased(long freelist) {
+        // Following the kernel, a full ring makes the queue flush and reap before the trace shows
+        // the flush itself (the IOTLB_FLUSH after FQ_ENQUEUE): these tables go back after it.
+        FlushQueue queue = domain.flushQueue();
+        if (queue != null
+            && current != null
+            && current.getCpu() >= 0
+            && queue.awaitingObservedFlush(current.getCpu())) {
+          held.awaitFlush(domain.id(), freelist);
+          return;
+        }
         for (FreedTable table : held.release(freelist)) freed(domain, table);
       }
 

@@ -307,6 +307,14 @@ public final class FlushQueue {
   }
 
   /** The most entries any ring held. */
+  /**
+   * Following: whether {@code cpu}'s ring was found full and flushed by the model, and the kernel's
+   * flush for it is still to come in the trace.
+   */
+  public boolean awaitingObservedFlush(int cpu) {
+    return follow && cpu < expectedFull.length && expectedFull[cpu] != null;
+  }
+
   public int maxOccupancy() {
     return maxOccupancy;
   }
