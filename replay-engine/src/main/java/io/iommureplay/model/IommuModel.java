@@ -396,9 +396,12 @@ public final class IommuModel {
     }
     noteDevice(event, domain);
     UnmapResult result = applyUnmap(event, domain, unmap, true);
+    // An unmap whose domain the importer had to infer lost its dma-iommu kprobe hits, and with
+    // them (strict: the same call) its free_iova_fast: free the IOVA here. An unmap the trace names
+    // its domain for (TRACE, CPU_CONTEXT) had its free recorded.
     if (domain.iova() != null
         && domain.syncSeen()
-        && event.getAttribution() != Attribution.CPU_CONTEXT) {
+        && event.getAttribution() == Attribution.INFERRED) {
       domain
           .iova()
           .missedStrictFree(unmap.getIova() / domain.granule(), event.getCpu(), event.getTsNs());
