@@ -14,7 +14,6 @@ import io.iommureplay.model.iova.FragmentationSample;
 import io.iommureplay.schema.EventType;
 import io.iommureplay.schema.IommuEvent;
 import java.util.EnumMap;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -26,10 +25,9 @@ import java.util.TreeMap;
  */
 public final class ReplayStatistics implements ModelListener {
   private final String host;
-  private final Map<EventType, Long> eventsByType = new EnumMap<>(EventType.class);
+  private final long[] eventsByType = new long[EventType.values().length];
   private final WindowLengths windows = new WindowLengths();
   private final Map<String, Long> notApplied = new TreeMap<>();
-  private final Map<Long, Boolean> lazyAtUnmap = new HashMap<>();
   private IommuModel model;
 
   public ReplayStatistics(String host) {
@@ -41,21 +39,16 @@ public final class ReplayStatistics implements ModelListener {
   }
 
   public void event(IommuEvent event) {
-    eventsByType.merge(event.getType(), 1L, Long::sum);
-  }
-
-  @Override
-  public void windowOpened(IommuEvent unmap, Domain domain, Window window) {
-    lazyAtUnmap.put(window.seq(), domain.isLazy());
+    eventsByType[event.getType().ordinal()]++;
   }
 
   @Override
   public void windowClosed(Window window, long openNs, long closeSeq, Closure cause) {
-    Boolean lazy = lazyAtUnmap.remove(window.seq());
     if (cause != Closure.INVALIDATED) return;
+    Domain domain = model == null ? null : model.domain(window.domain());
     windows.record("domain " + window.domain(), openNs);
     window.devices().forEach(d -> windows.record("device " + d, openNs));
-    windows.record(Boolean.TRUE.equals(lazy) ? "mode lazy" : "mode strict", openNs);
+    windows.record(domain != null && domain.isLazy() ? "mode lazy" : "mode strict", openNs);
   }
 
   @Override
@@ -65,18 +58,18 @@ public final class ReplayStatistics implements ModelListener {
 
   /** Events replayed, by type. */
   public Map<EventType, Long> eventsByType() {
-    return Map.copyOf(eventsByType);
-  }
-
-  public WindowLengths windowLengths() {
-    return windows;
+    Map<EventType, Long> counts = new EnumMap<>(EventType.class);
+    for (EventType type : EventType.values()) {
+      if (eventsByType[type.ordinal()] > 0) counts.put(type, eventsByType[type.ordinal()]);
+    }
+    return counts;
   }
 
   /** Writes this host's figures into {@code summary} under {@code hosts.HOST}. */
   public void writeTo(SummaryJson summary) {
     SummaryJson host = summary.section("hosts").section(this.host);
     SummaryJson events = host.section("events");
-    eventsByType.forEach((type, n) -> events.put(type.name(), n));
+    eventsByType().forEach((type, n) -> events.put(type.name(), n));
     SummaryJson skipped = host.section("notApplied");
     notApplied.forEach(skipped::put);
     SummaryJson lengths = host.section("windowLengthNs");

@@ -24,10 +24,6 @@ public final class WindowLengths {
     return byKey.keySet();
   }
 
-  public Histogram histogram(String key) {
-    return byKey.get(key);
-  }
-
   /** p50, p90, p99 and max of one key, in ns. */
   public Percentiles percentiles(String key) {
     Histogram h = byKey.get(key);

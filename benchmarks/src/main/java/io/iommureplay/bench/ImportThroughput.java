@@ -10,7 +10,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import org.apache.avro.file.CodecFactory;
 
 /**
@@ -56,10 +55,10 @@ public final class ImportThroughput {
           uncompressed[i] = t4 - t3;
         }
       }
-      double rawRate = rate(lines, raw);
-      double parseRate = rate(lines, parse);
-      double fullRate = rate(lines, full);
-      double uncompressedRate = rate(lines, uncompressed);
+      double rawRate = Timing.rate(lines, raw);
+      double parseRate = Timing.rate(lines, parse);
+      double fullRate = Timing.rate(lines, full);
+      double uncompressedRate = Timing.rate(lines, uncompressed);
       System.out.printf(
           "trace %s: %,d lines; median of %d rounds after %d warm-up rounds, one thread%n",
           trace, lines, MEASURED_ROUNDS, WARMUP_ROUNDS);
@@ -77,12 +76,6 @@ public final class ImportThroughput {
     } finally {
       Files.deleteIfExists(avro);
     }
-  }
-
-  private static double rate(long lines, long[] nanos) {
-    long[] sorted = nanos.clone();
-    Arrays.sort(sorted);
-    return lines / (sorted[sorted.length / 2] / 1e9);
   }
 
   private static long readLines(Path trace) throws IOException {

@@ -42,18 +42,18 @@ public final class Linearity {
           largeNs[round - WARMUP_ROUNDS] = l;
         }
       }
-      double ratio = (double) median(largeNs) / median(smallNs);
+      double ratio = (double) Timing.median(largeNs) / Timing.median(smallNs);
       allMet &= ratio <= TARGET;
       System.out.printf(
           "%s: %,d events in %.1f ms (%.2f M events/s), %,d events in %.1f ms"
               + " (%.2f M events/s); 10x the events: %.2fx the time (target <= %.0fx)%n",
           kind,
           n,
-          median(smallNs) / 1e6,
-          n / (median(smallNs) / 1e9) / 1e6,
+          Timing.median(smallNs) / 1e6,
+          n / (Timing.median(smallNs) / 1e9) / 1e6,
           10L * n,
-          median(largeNs) / 1e6,
-          10L * n / (median(largeNs) / 1e9) / 1e6,
+          Timing.median(largeNs) / 1e6,
+          10L * n / (Timing.median(largeNs) / 1e9) / 1e6,
           ratio,
           TARGET);
       System.out.printf(
@@ -70,12 +70,6 @@ public final class Linearity {
     for (IommuEvent event : events) model.apply(event);
     model.finish();
     return System.nanoTime() - start;
-  }
-
-  private static long median(long[] values) {
-    long[] sorted = values.clone();
-    Arrays.sort(sorted);
-    return sorted[sorted.length / 2];
   }
 
   private static String millis(long[] nanos) {

@@ -10,7 +10,6 @@ import io.iommureplay.schema.IommuEvent;
 import io.iommureplay.schema.codec.EventFiles;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -54,9 +53,9 @@ public final class ReplayThroughput {
         full[i] = t3 - t2;
       }
     }
-    double decodeRate = rate(events, decode);
-    double modelRate = rate(events, model);
-    double fullRate = rate(events, full);
+    double decodeRate = Timing.rate(events, decode);
+    double modelRate = Timing.rate(events, model);
+    double fullRate = Timing.rate(events, full);
     System.out.printf(
         "%s: %,d events, %,d findings; median of %d rounds, one thread%n",
         file, events, findings, MEASURED_ROUNDS);
@@ -109,11 +108,5 @@ public final class ReplayThroughput {
     }
     hosts.values().forEach(HostReplay::finish);
     return findings[0];
-  }
-
-  private static double rate(long events, long[] nanos) {
-    long[] sorted = nanos.clone();
-    Arrays.sort(sorted);
-    return events / (sorted[sorted.length / 2] / 1e9);
   }
 }

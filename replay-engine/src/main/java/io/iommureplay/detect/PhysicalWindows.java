@@ -71,8 +71,4 @@ final class PhysicalWindows {
   private NavigableMap<Long, List<Run>> index(Run run) {
     return run.physEnd() - run.physStart() <= SHORT_RUN ? shortRuns : longRuns;
   }
-
-  int openWindows() {
-    return byWindow.size();
-  }
 }

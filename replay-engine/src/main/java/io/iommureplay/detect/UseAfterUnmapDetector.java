@@ -10,6 +10,7 @@ import io.iommureplay.model.iotlb.StaleTable;
 import io.iommureplay.model.iotlb.Window;
 import io.iommureplay.model.pagetable.MapResult;
 import io.iommureplay.model.sva.PasidSpace;
+import io.iommureplay.schema.DeviceAccess;
 import io.iommureplay.schema.FindingType;
 import io.iommureplay.schema.IommuEvent;
 import io.iommureplay.schema.Mapping;
@@ -272,7 +273,7 @@ final class UseAfterUnmapDetector implements ModelListener {
   }
 
   private static long iovaOf(IommuEvent event) {
-    return event.getPayload() instanceof io.iommureplay.schema.DeviceAccess a ? a.getIova() : 0;
+    return event.getPayload() instanceof DeviceAccess a ? a.getIova() : 0;
   }
 
   private static String describe(PasidSpace.Problem problem) {

@@ -186,15 +186,6 @@ public final class IommuModel {
     iotlb.forEachOpenWindow(domain, action);
   }
 
-  /**
-   * The open parts of windows of {@code domain} in {@code [iova, iova + size)} that {@code device}
-   * may use.
-   */
-  public void forEachOpenRange(
-      long domain, String device, long iova, long size, IotlbModel.RangeVisitor visitor) {
-    iotlb.forEachOpenRange(domain, device, IotlbModel.NO_PASID, iova, size, visitor);
-  }
-
   /** Domains by id. */
   public Collection<Domain> domains() {
     return Collections.unmodifiableCollection(domains.values());
